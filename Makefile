@@ -1,0 +1,53 @@
+# livetsm — `make demo` and `make test` do everything on a fresh Debian 12 machine (as root).
+
+GO      ?= go
+BIN     := bin/livetsm
+# System packages the build and tests need (installed when missing).
+APT_PKGS ?=
+# Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
+PY      := /usr/bin/python3
+
+.PHONY: all deps build test vet fuzz demo bench fixtures clean
+
+all: build
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go 1.26+ is required (go not on PATH)" >&2; exit 1; }
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing" >&2; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/livetsm
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/...
+
+test: deps vet
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race -run 'Concurrent' ./onlinetsm/...
+	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 20s ./onlinetsm/
+
+# The issue's bar: 60 s of fuzzing the loader finds nothing.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 60s ./onlinetsm/
+
+# The main job available so far: the engine on the published configuration.
+demo: build
+	./$(BIN) bench --frames 60
+
+bench: build
+	./$(BIN) bench --frames 200 --threads 2
+	./$(BIN) bench --frames 100 --threads 1
+
+fixtures:
+	$(PY) tools/make_fixtures.py
+
+clean:
+	rm -rf bin

@@ -1,0 +1,140 @@
+package kern
+
+// Padded planes. A 3×3 convolution with padding 1 reads, for output (oy, ox)
+// and tap t = ky*3+kx, the value q[oy*ra + offs[t] + ox] of a zero-padded
+// copy q of the input plane, so every kernel runs without border tests:
+//
+//   - stride 1: q is the (h+2)×(w+2) plane with a zero border;
+//   - stride 2: q holds the even columns Pe and the odd columns Po of that
+//     padded plane, each (h+2)×(ow+1), so every tap reads contiguously.
+
+// planeSlack is how far kernels may read past the last plane.
+const planeSlack = 16
+
+// planeGeom returns the size ps of one padded plane, its row advance ra per
+// output row and the nine tap offsets, for stride 1 or 2.
+func planeGeom(h, w, stride int) (ps, ra int, offs [9]int) {
+	if stride == 1 {
+		wp := w + 2
+		for t := range offs {
+			offs[t] = t/3*wp + t%3
+		}
+		return (h + 2) * wp, wp, offs
+	}
+	ws := OutSize(w, 2) + 1
+	e := (h + 2) * ws
+	for t := range offs {
+		ky, kx := t/3, t%3
+		offs[t] = ky * ws
+		switch kx {
+		case 1:
+			offs[t] += e
+		case 2:
+			offs[t]++
+		}
+	}
+	return 2 * e, 2 * ws, offs
+}
+
+// fillPlane writes the padded form of the h×w plane src into q[:ps].
+func fillPlane(q, src []float32, h, w, stride int) {
+	if stride == 1 {
+		wp := w + 2
+		clear(q[:wp])
+		for y := 0; y < h; y++ {
+			row := q[(y+1)*wp : (y+2)*wp]
+			row[0] = 0
+			copy(row[1:w+1], src[y*w:(y+1)*w])
+			row[w+1] = 0
+		}
+		clear(q[(h+1)*wp : (h+2)*wp])
+		return
+	}
+	ws := OutSize(w, 2) + 1
+	e := (h + 2) * ws
+	pe, po := q[:e], q[e:2*e]
+	clear(pe[:ws])
+	clear(po[:ws])
+	half := w / 2
+	for y := 0; y < h; y++ {
+		r := (y + 1) * ws
+		er, or := pe[r:r+ws], po[r:r+ws]
+		s := src[y*w : (y+1)*w]
+		er[0] = 0
+		// Padded column 2i+1 is input column 2i (odd plane); padded
+		// column 2i+2 is input column 2i+1 (even plane, index i+1).
+		deint(s, half, or, er[1:])
+		o := half
+		if w&1 != 0 {
+			or[half] = s[w-1]
+			o++
+		}
+		clear(or[o:])
+		clear(er[half+1:])
+	}
+	clear(pe[(h+1)*ws:])
+	clear(po[(h+1)*ws:])
+}
+
+// dwJob is one depthwise convolution split into channel ranges.
+type dwJob struct {
+	in                    []float32
+	c, h, w, stride       int
+	oh, ow                int
+	wts, bias             []float32
+	relu                  bool
+	out                   []float32
+	chunk                 int
+	ps, ra                int
+	offs                  [9]int
+}
+
+func (d *dwJob) task(t int, bufp *[]float32) {
+	c0 := t * d.chunk
+	c1 := min(d.c, c0+d.chunk)
+	hw, ohw := d.h*d.w, d.oh*d.ow
+	if d.stride != 1 && d.stride != 2 {
+		for ch := c0; ch < c1; ch++ {
+			dwGeneric(d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu, d.out[ch*ohw:(ch+1)*ohw])
+		}
+		return
+	}
+	need := d.ps + planeSlack
+	if cap(*bufp) < need {
+		*bufp = make([]float32, need)
+	}
+	q := (*bufp)[:need]
+	clear(q[d.ps:])
+	for ch := c0; ch < c1; ch++ {
+		fillPlane(q, d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride)
+		dwPlane(d.out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu)
+	}
+}
+
+// dwGeneric is the direct depthwise 3×3 convolution of one plane for any
+// stride.
+func dwGeneric(src []float32, h, w, stride int, f []float32, bias float32, relu bool, dst []float32) {
+	oh, ow := OutSize(h, stride), OutSize(w, stride)
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			sum := bias
+			for ky := 0; ky < 3; ky++ {
+				y := oy*stride + ky - 1
+				if y < 0 || y >= h {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					x := ox*stride + kx - 1
+					if x < 0 || x >= w {
+						continue
+					}
+					sum += f[ky*3+kx] * src[y*w+x]
+				}
+			}
+			if relu {
+				sum = relu6(sum)
+			}
+			dst[oy*ow+ox] = sum
+		}
+	}
+}

@@ -1,0 +1,404 @@
+package onlinetsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/livetsm/livetsm/cache"
+	"github.com/livetsm/livetsm/onlinetsm/internal/kern"
+)
+
+// setting is MobileNetV2's (expansion t, channels c, repeats n, stride s).
+var setting = [7][4]int{{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+	{6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}
+
+// numBlocks is the number of inverted-residual blocks in MobileNetV2.
+const numBlocks = 17
+
+// shiftBlocks are the blocks (0-based over the 17) that shift online in the
+// published model.
+var shiftBlocks = []int{2, 4, 5, 7, 8, 9, 11, 12, 14, 15}
+
+// bnEps is PyTorch's BatchNorm2d default epsilon.
+const bnEps = 1e-5
+
+// Model is a loaded online TSM network. It is safe for concurrent use by
+// many Streams.
+type Model struct {
+	size    int
+	labels  []string
+	classes int
+	width   float64
+	format  string
+	meta    map[string]string
+
+	pool   *kern.Pool
+	stem   conv
+	blocks []block
+	head   conv
+	fcW    []float32
+	fcB    []float32
+	lastC  int
+	lastHW int
+	shapes []cache.Shape
+
+	maxAct, maxHid, maxDW int
+}
+
+// conv is a 1×1 or dense 3×3 convolution with its batch norm folded in.
+type conv struct {
+	w    *kern.Mat
+	bias []float32
+}
+
+// block is one inverted residual, with the shapes it sees at the model's
+// input size.
+type block struct {
+	in, hid, out int
+	stride       int
+	h, w, oh, ow int
+	expand       *conv // nil when the expansion ratio is 1
+	dwW, dwB     []float32
+	proj         conv
+	res          bool
+	slot         int // shift cache slot, -1 when the block does not shift
+	shiftC       int
+}
+
+// Load reads a checkpoint and builds a Model. The format is detected from the
+// content (PyTorch zip, PyTorch legacy, safetensors).
+func Load(path string, opts ...Option) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("onlinetsm: %w", err)
+	}
+	m, err := load(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("onlinetsm: load %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// LoadBytes is Load for a checkpoint already in memory.
+func LoadBytes(data []byte, opts ...Option) (*Model, error) {
+	m, err := load(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("onlinetsm: %w", err)
+	}
+	return m, nil
+}
+
+func load(data []byte, opts []Option) (*Model, error) {
+	ck, err := readCheckpoint(data)
+	if err != nil {
+		return nil, err
+	}
+	return build(ck, opts)
+}
+
+// params hands out a checkpoint's tensors by key, checking shapes and
+// remembering which keys were used.
+type params struct {
+	t    map[string]*rawTensor
+	used map[string]bool
+}
+
+func (p *params) has(key string) bool { _, ok := p.t[key]; return ok }
+
+func (p *params) get(key string, shape ...int) ([]float32, error) {
+	t, ok := p.t[key]
+	if !ok {
+		return nil, fmt.Errorf("missing key %q", key)
+	}
+	if !slices.Equal(t.Shape, shape) {
+		return nil, fmt.Errorf("key %q has shape %v, want %v", key, t.Shape, shape)
+	}
+	for i, v := range t.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("key %q holds a non-finite value at index %d", key, i)
+		}
+	}
+	p.used[key] = true
+	return t.Data, nil
+}
+
+// shape returns the shape of key, or an error if it is missing or not of
+// the given rank.
+func (p *params) shape(key string, rank int) ([]int, error) {
+	t, ok := p.t[key]
+	if !ok {
+		return nil, fmt.Errorf("missing key %q", key)
+	}
+	if len(t.Shape) != rank {
+		return nil, fmt.Errorf("key %q has shape %v, want rank %d", key, t.Shape, rank)
+	}
+	for _, d := range t.Shape {
+		if d <= 0 || d > 1<<16 {
+			return nil, fmt.Errorf("key %q has shape %v: dimension out of range", key, t.Shape)
+		}
+	}
+	return t.Shape, nil
+}
+
+// convBN reads a convolution weight of the given shape and the batch norm at
+// bnPrefix, and folds them: W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
+func (p *params) convBN(wKey, bnPrefix string, shape ...int) (w, b []float32, err error) {
+	raw, err := p.get(wKey, shape...)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := shape[0]
+	var bn [4][]float32
+	for i, name := range []string{"weight", "bias", "running_mean", "running_var"} {
+		if bn[i], err = p.get(bnPrefix+"."+name, out); err != nil {
+			return nil, nil, err
+		}
+	}
+	if p.has(bnPrefix + ".num_batches_tracked") {
+		p.used[bnPrefix+".num_batches_tracked"] = true
+	}
+	per := len(raw) / out
+	w = make([]float32, len(raw))
+	b = make([]float32, out)
+	for o := 0; o < out; o++ {
+		if bn[3][o] < 0 {
+			return nil, nil, fmt.Errorf("key %q holds a negative variance", bnPrefix+".running_var")
+		}
+		scale := float64(bn[0][o]) / math.Sqrt(float64(bn[3][o])+bnEps)
+		for i := o * per; i < (o+1)*per; i++ {
+			w[i] = float32(float64(raw[i]) * scale)
+		}
+		b[o] = float32(float64(bn[1][o]) - float64(bn[2][o])*scale)
+	}
+	return w, b, nil
+}
+
+func (p *params) conv1x1(wKey, bnPrefix string, out, in int) (conv, error) {
+	w, b, err := p.convBN(wKey, bnPrefix, out, in, 1, 1)
+	if err != nil {
+		return conv{}, err
+	}
+	return conv{w: kern.NewMat(w, out, in), bias: b}, nil
+}
+
+func build(ck *checkpoint, opts []Option) (*Model, error) {
+	cfg := config{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := metaDefaults(ck.Meta, &cfg); err != nil {
+		return nil, err
+	}
+	if cfg.size == 0 {
+		cfg.size = DefaultInputSize
+	}
+	if cfg.size < 32 || cfg.size > 4096 {
+		return nil, fmt.Errorf("input size %d out of range [32, 4096]", cfg.size)
+	}
+	p := &params{t: ck.Tensors, used: map[string]bool{}}
+	m := &Model{size: cfg.size, format: ck.Format, meta: ck.Meta}
+
+	// Stem: 3×3 stride-2 convolution to 32 channels.
+	ws, err := p.shape("features.0.0.weight", 4)
+	if err != nil {
+		return nil, err
+	}
+	stemC := ws[0]
+	w, b, err := p.convBN("features.0.0.weight", "features.0.1", stemC, 3, 3, 3)
+	if err != nil {
+		return nil, err
+	}
+	m.stem = conv{w: kern.NewMat(w, stemC, 27), bias: b}
+	h := kern.OutSize(cfg.size, 2)
+	m.maxAct = stemC * h * h
+
+	in := stemC
+	idx := 0
+	for _, s := range setting {
+		t, n, stride := s[0], s[2], s[3]
+		for i := 0; i < n; i++ {
+			st := 1
+			if i == 0 {
+				st = stride
+			}
+			blk, err := p.block(idx, t, in, st, h)
+			if err != nil {
+				return nil, err
+			}
+			if slices.Contains(shiftBlocks, idx) {
+				if !blk.res {
+					return nil, fmt.Errorf("block %d shifts but has no shortcut (%d→%d channels)", idx, blk.in, blk.out)
+				}
+				blk.slot = len(m.shapes)
+				blk.shiftC = blk.in / 8
+				m.shapes = append(m.shapes, cache.Shape{C: blk.shiftC, H: h, W: h})
+			}
+			m.maxHid = max(m.maxHid, blk.hid*h*h)
+			m.maxDW = max(m.maxDW, blk.hid*blk.oh*blk.ow)
+			m.maxAct = max(m.maxAct, blk.out*blk.oh*blk.ow)
+			m.blocks = append(m.blocks, blk)
+			in, h = blk.out, blk.oh
+			idx++
+		}
+	}
+	if p.has(fmt.Sprintf("features.%d.conv.0.weight", numBlocks+1)) {
+		return nil, fmt.Errorf("unexpected key %q: more than %d inverted-residual blocks", fmt.Sprintf("features.%d.conv.0.weight", numBlocks+1), numBlocks)
+	}
+	hs, err := p.shape(fmt.Sprintf("features.%d.0.weight", numBlocks+1), 4)
+	if err != nil {
+		return nil, err
+	}
+	m.lastC = hs[0]
+	if m.head, err = p.conv1x1(fmt.Sprintf("features.%d.0.weight", numBlocks+1), fmt.Sprintf("features.%d.1", numBlocks+1), m.lastC, in); err != nil {
+		return nil, err
+	}
+	m.lastHW = h * h
+	m.maxHid = max(m.maxHid, m.lastC*m.lastHW)
+
+	cs, err := p.shape("classifier.weight", 2)
+	if err != nil {
+		return nil, err
+	}
+	m.classes = cs[0]
+	if m.fcW, err = p.get("classifier.weight", m.classes, m.lastC); err != nil {
+		return nil, err
+	}
+	if m.fcB, err = p.get("classifier.bias", m.classes); err != nil {
+		return nil, err
+	}
+	var extra []string
+	for k := range p.t {
+		if !p.used[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		more := ""
+		if len(extra) > 3 {
+			more = fmt.Sprintf(" and %d more", len(extra)-3)
+			extra = extra[:3]
+		}
+		return nil, fmt.Errorf("unexpected keys %q%s", extra, more)
+	}
+	m.width = float64(m.blocks[numBlocks-1].out) / float64(setting[6][1])
+
+	switch {
+	case cfg.labels != nil && len(cfg.labels) != m.classes:
+		return nil, fmt.Errorf("%d labels given for a model of %d classes", len(cfg.labels), m.classes)
+	case cfg.labels != nil:
+		m.labels = cfg.labels
+	default:
+		m.labels = make([]string, m.classes)
+		for i := range m.labels {
+			m.labels[i] = "class " + strconv.Itoa(i)
+		}
+	}
+	m.pool = kern.NewPool(cfg.threads)
+	return m, nil
+}
+
+// block reads inverted-residual block idx (features.idx+1).
+func (p *params) block(idx, t, in, stride, h int) (block, error) {
+	pre := fmt.Sprintf("features.%d.conv.", idx+1)
+	b := block{in: in, stride: stride, h: h, w: h, oh: kern.OutSize(h, stride), ow: kern.OutSize(h, stride), slot: -1}
+	var err error
+	if t == 1 {
+		b.hid = in
+		if b.dwW, b.dwB, err = p.convBN(pre+"0.weight", pre+"1", in, 1, 3, 3); err != nil {
+			return b, err
+		}
+		s, err := p.shape(pre+"3.weight", 4)
+		if err != nil {
+			return b, err
+		}
+		b.out = s[0]
+		if b.proj, err = p.conv1x1(pre+"3.weight", pre+"4", b.out, in); err != nil {
+			return b, err
+		}
+	} else {
+		s, err := p.shape(pre+"0.weight", 4)
+		if err != nil {
+			return b, err
+		}
+		b.hid = s[0]
+		e, err := p.conv1x1(pre+"0.weight", pre+"1", b.hid, in)
+		if err != nil {
+			return b, err
+		}
+		b.expand = &e
+		if b.dwW, b.dwB, err = p.convBN(pre+"3.weight", pre+"4", b.hid, 1, 3, 3); err != nil {
+			return b, err
+		}
+		if s, err = p.shape(pre+"6.weight", 4); err != nil {
+			return b, err
+		}
+		b.out = s[0]
+		if b.proj, err = p.conv1x1(pre+"6.weight", pre+"7", b.out, b.hid); err != nil {
+			return b, err
+		}
+	}
+	b.res = stride == 1 && b.in == b.out
+	return b, nil
+}
+
+// metaDefaults applies a checkpoint's metadata (safetensors files written by
+// livetsm's tools carry labels and the input size) where no option was given.
+func metaDefaults(meta map[string]string, cfg *config) error {
+	if v, ok := meta["input_size"]; ok && cfg.size == 0 {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("metadata input_size %q: %w", v, err)
+		}
+		cfg.size = n
+	}
+	if v, ok := meta["labels"]; ok && cfg.labels == nil {
+		if err := json.Unmarshal([]byte(v), &cfg.labels); err != nil {
+			return fmt.Errorf("metadata labels: %w", err)
+		}
+	}
+	return nil
+}
+
+// InputSize is the side of the square frames Step takes.
+func (m *Model) InputSize() int { return m.size }
+
+// Classes is the number of classes the model scores.
+func (m *Model) Classes() int { return m.classes }
+
+// Labels returns the class names in index order ("class N" when none were
+// given).
+func (m *Model) Labels() []string { return slices.Clone(m.labels) }
+
+// Width is the MobileNetV2 width multiplier, inferred from the shapes.
+func (m *Model) Width() float64 { return m.width }
+
+// Format names the checkpoint format the model was read from:
+// "pytorch-zip", "pytorch-legacy" or "safetensors".
+func (m *Model) Format() string { return m.format }
+
+// Metadata returns the string metadata stored with the weights (safetensors
+// only; empty otherwise).
+func (m *Model) Metadata() map[string]string {
+	out := make(map[string]string, len(m.meta))
+	for k, v := range m.meta {
+		out[k] = v
+	}
+	return out
+}
+
+// CacheShapes returns the shape of each shifted block's cache slot at the
+// model's input size, in block order.
+func (m *Model) CacheShapes() []cache.Shape { return slices.Clone(m.shapes) }
+
+// Threads is the number of goroutines that share one frame's work.
+func (m *Model) Threads() int { return m.pool.Threads() }
+
+// Close stops the model's worker goroutines. Streams of a closed model must
+// not be stepped.
+func (m *Model) Close() { m.pool.Close() }
