@@ -77,20 +77,22 @@ var (
 	errCkptUnsupportedDTy = errors.New("unsupported dtype")
 )
 
-// ckptRecoverAll makes readCheckpoint turn any panic, including one in this
-// file, into an error. The fuzz test switches it off so that bugs here are
-// found rather than hidden; panics inside gopickle and safetensors are always
-// recovered.
-var ckptRecoverAll = true
-
 // readCheckpoint parses a checkpoint from its bytes; the format is detected by content, not name.
 //
 // A PyTorch file may hold a bare state dict or a dict with the state dict
 // under "state_dict" (other entries such as "epoch" or "optimizer" are
 // ignored); non-tensor entries of the state dict are ignored and a leading
 // "module." is stripped from every key. All tensors are converted to float32.
-func readCheckpoint(data []byte) (ck *checkpoint, err error) {
-	if ckptRecoverAll {
+func readCheckpoint(data []byte) (*checkpoint, error) {
+	return ckptRead(data, true)
+}
+
+// ckptRead is readCheckpoint. With recoverAll it turns any panic, including
+// one in this file, into an error; tests and fuzz targets pass false so that
+// bugs here are found rather than hidden. Panics inside gopickle and
+// safetensors are always recovered.
+func ckptRead(data []byte, recoverAll bool) (ck *checkpoint, err error) {
+	if recoverAll {
 		defer func() {
 			if r := recover(); r != nil {
 				ck, err = nil, fmt.Errorf("checkpoint: malformed input (internal panic: %v)", r)
@@ -398,7 +400,7 @@ func ckptUnpickle(p []byte, findClass func(module, name string) (interface{}, er
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			obj, n, err = nil, 0, fmt.Errorf("%w: %v", errCkptMalformedPkl, r)
+			obj, n, err = nil, 0, fmt.Errorf("%w (unpickler panic: %v)", errCkptMalformedPkl, r)
 		}
 	}()
 	if findClass == nil {
@@ -410,16 +412,38 @@ func ckptUnpickle(p []byte, findClass func(module, name string) (interface{}, er
 		}
 	}
 	u := pickle.NewUnpickler(bytes.NewReader(p[:n]))
-	u.FindClass = findClass
-	u.PersistentLoad = persistentLoad
+	u.FindClass = func(module, name string) (interface{}, error) {
+		v, err := findClass(module, name)
+		return v, ckptPass(err)
+	}
+	u.PersistentLoad = func(pid interface{}) (interface{}, error) {
+		v, err := persistentLoad(pid)
+		return v, ckptPass(err)
+	}
 	obj, err = u.Load()
 	if err != nil {
-		if errors.Is(err, errCkptDisallowed) || errors.Is(err, errCkptBudget) || errors.Is(err, errCkptUnsupportedDTy) {
-			return nil, 0, err
+		var pe *ckptPassErr
+		if errors.As(err, &pe) {
+			return nil, 0, pe.err // our own checks already say what is wrong
 		}
 		return nil, 0, fmt.Errorf("%w: %w", errCkptMalformedPkl, err)
 	}
 	return obj, n, nil
+}
+
+// ckptPassErr marks an error raised by this file's callbacks (class lookup,
+// persistent load, rebuild functions) while gopickle runs, so that
+// ckptUnpickle returns it as is rather than as a malformed pickle.
+type ckptPassErr struct{ err error }
+
+func (e *ckptPassErr) Error() string { return e.err.Error() }
+func (e *ckptPassErr) Unwrap() error { return e.err }
+
+func ckptPass(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ckptPassErr{err}
 }
 
 // ckptFindNoClass is the FindClass of pickles that must not name any global.
@@ -465,7 +489,7 @@ type ckptFunc struct {
 func (f ckptFunc) Call(args ...interface{}) (interface{}, error) {
 	v, err := f.fn(args)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.name, err)
+		return nil, ckptPass(fmt.Errorf("%s: %w", f.name, err))
 	}
 	return v, nil
 }
@@ -1172,10 +1196,17 @@ type ckptView struct {
 	data  []byte
 }
 
+// DType implements safetensors.View.
 func (v ckptView) DType() safetensors.DType { return v.dtype }
-func (v ckptView) Shape() []uint64          { return v.shape }
-func (v ckptView) Data() []byte             { return v.data }
-func (v ckptView) DataLen() uint64          { return uint64(len(v.data)) }
+
+// Shape implements safetensors.View.
+func (v ckptView) Shape() []uint64 { return v.shape }
+
+// Data implements safetensors.View.
+func (v ckptView) Data() []byte { return v.data }
+
+// DataLen implements safetensors.View.
+func (v ckptView) DataLen() uint64 { return uint64(len(v.data)) }
 
 // writeSafetensors writes tensors (float32, or float16 when half is true) and metadata in the safetensors format.
 //

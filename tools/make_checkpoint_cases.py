@@ -111,15 +111,15 @@ class FakeTensor:
 
 
 class FakeStorage:
-    def __init__(self, cls, key, numel, legacy):
-        self.cls, self.key, self.numel, self.legacy = cls, key, numel, legacy
+    def __init__(self, cls, key, numel, legacy, view=None):
+        self.cls, self.key, self.numel, self.legacy, self.view = cls, key, numel, legacy, view
 
 
 class PidPickler(pickle.Pickler):
     def persistent_id(self, obj):
         if isinstance(obj, FakeStorage):
             if obj.legacy:
-                return ("storage", obj.cls, obj.key, "cpu", obj.numel, None)
+                return ("storage", obj.cls, obj.key, "cpu", obj.numel, obj.view)
             return ("storage", obj.cls, obj.key, "cpu", obj.numel)
         return None
 
@@ -249,6 +249,23 @@ def main():
         vsd = views_state_dict()
         save(f"{tag}_views.pt", vsd, legacy)
         expected[f"{tag}_views.pt"] = {"format": fmt, "tensors": expect(vsd)}
+
+    # A "state_dict" entry wins over tensors stored next to it.
+    wins = {"state_dict": OrderedDict(a=torch.tensor([1.0, 2.0])), "b": torch.tensor([3.0]), "epoch": 1}
+    save("zip_state_dict_wins.pt", wins, False)
+    expected["zip_state_dict_wins.pt"] = {"format": "pytorch-zip", "tensors": expect(wins["state_dict"])}
+
+    # Old (PyTorch < 0.4) legacy files could hold storage views: persistent ids with
+    # view metadata (view_key, offset, size). Root: 6 doubles; view: elements 2..4;
+    # tensor: elements 1..2 of the view.
+    root = FakeStorage(torch.DoubleStorage, "r", 6, True)
+    view = FakeStorage(torch.DoubleStorage, "r", 6, True, ("v", 2, 3))
+    p = dumps(OrderedDict([("whole", FakeTensor(root, 0, (2, 3), (3, 1))), ("part", FakeTensor(view, 1, (2,), (1,)))]))
+    raw = struct.pack("<q", 6) + np.arange(6, dtype=np.float64).tobytes() * 1
+    write("legacy_storage_view.pt", legacy_file(p, ["r"], raw))
+    expected["legacy_storage_view.pt"] = {"format": "pytorch-legacy", "tensors": {
+        "whole": {"shape": [2, 3], "data": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]},
+        "part": {"shape": [2], "data": [3.0, 4.0]}}}
 
     st = OrderedDict()
     st["f32"] = ("F32", torch.tensor([[1.0, -2.0, 0.1], [3.5, 1e-30, -7.0]]))
