@@ -3,7 +3,7 @@
 GO      ?= go
 BIN     := bin/livetsm
 # System packages the build and tests need (installed when missing).
-APT_PKGS ?=
+APT_PKGS ?= pkg-config libopencv-dev ffmpeg
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 

@@ -126,3 +126,34 @@ def synthetic_frame(t, size):
     x = torch.arange(size, dtype=torch.float64).view(1, 1, size)
     v = torch.sin(0.05 * x * (c + 1) + 0.07 * y + 0.9 * t + c) * 1.5 + 0.2 * torch.cos(0.013 * x * y + t)
     return v.float()
+
+
+def block_forward_clip(block, x, t):
+    """Block over a clip: x is (B*T, C, H, W), frames of each clip consecutive.
+
+    The same as stepping the T frames online through Block.forward: a shifting
+    block's residual branch sees the first C//8 channels of the previous frame
+    (zeros before the first), the shortcut the unshifted input.
+    """
+    if block.shift:
+        c = x.size(1) // 8
+        bt, ch, h, w = x.shape
+        v = x.view(bt // t, t, ch, h, w)[:, :, :c]
+        prev = torch.cat((torch.zeros_like(v[:, :1]), v[:, :-1]), dim=1).reshape(bt, c, h, w)
+        return x + block.conv(torch.cat((prev, x[:, c:]), dim=1))
+    y = block.conv(x)
+    return x + y if block.use_res else y
+
+
+def forward_clip(model, x):
+    """Clips (B, T, 3, H, W) -> per-frame logits (B, T, classes), identical to
+    stepping each clip's frames online from zero buffers (uni-directional shift).
+    Blocks whose .shift is False (set all to False for the no-shift ablation) run
+    frame by frame."""
+    b, t = x.shape[:2]
+    y = model.features[0](x.reshape(b * t, *x.shape[2:]))
+    for f in model.features[1:-1]:
+        y = block_forward_clip(f, y, t)
+    y = model.features[-1](y)
+    y = y.mean(3).mean(2)
+    return model.classifier(y).view(b, t, -1)

@@ -3,6 +3,8 @@
 // Usage:
 //
 //	livetsm bench [--weights PATH] [--size 224] [--frames 60] [--threads N] [--json]
+//	livetsm synth --y4m PATH [--class NAME] [--frames N] [--live-seconds S] | --stream [--size S] [--frames T] [--seed N]
+//	livetsm --rtsp URL | --camera N | --video PATH | --synthetic [--json] [--weights PATH] ...
 //
 // Results go to stdout; logs go to stderr.
 package main
@@ -16,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -23,6 +26,9 @@ const usage = `livetsm — online TSM video recognition
 
 Usage:
   livetsm bench [flags]    time one stream over random frames (livetsm bench -h)
+  livetsm synth [flags]    synthetic gestures: .y4m clips, training clip stream (livetsm synth -h)
+  livetsm --rtsp URL | --camera N | --video PATH | --synthetic [flags]
+                           live recognition (livetsm --help lists the flags)
 
 Results go to stdout, logs to stderr.
 `
@@ -49,10 +55,17 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 	switch args[0] {
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, log)
+	case "synth":
+		return synthCmd(ctx, args[1:], stdout, log)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout)
+		printLiveHelp(stdout)
 		return nil
 	default:
+		if strings.HasPrefix(args[0], "-") {
+			return liveCmd(ctx, args, stdout, log)
+		}
 		fmt.Fprint(os.Stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}

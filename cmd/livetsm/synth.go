@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/livetsm/livetsm/stream/synth"
+)
+
+const synthUsage = `usage:
+  livetsm synth --y4m PATH [--class NAME|INDEX] [--frames N] [--width 320] [--height 240] [--fps 15] [--seed N]
+      one clip as YUV4MPEG2 (for Chromium's --use-file-for-fake-video-capture)
+  livetsm synth --y4m PATH --live-seconds S [--width --height --fps --seed]
+      S seconds of the live stream (gestures one after another) as YUV4MPEG2
+  livetsm synth --stream [--size 128] [--frames 8] [--seed N] [--fps 15] [--count N] [--balanced] [--class C]
+      training clips to stdout, endless unless --count: per clip a 12-byte header
+      ("LTS1", label uint8, 0, T, H, W as uint16 LE) then T×H×W×3 uint8 RGB
+
+flags:
+`
+
+func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), synthUsage)
+		fs.PrintDefaults()
+	}
+	y4m := fs.String("y4m", "", "write YUV4MPEG2 to this file (\"-\": stdout)")
+	stream := fs.Bool("stream", false, "write training clips to stdout in the binary stream format")
+	class := fs.String("class", "", "gesture name (e.g. \"Swiping Left\") or class index; default: random")
+	frames := fs.Int("frames", 0, "frames per clip (default 8 with --stream, 40 with --y4m)")
+	width := fs.Int("width", 320, "frame width for --y4m")
+	height := fs.Int("height", 240, "frame height for --y4m")
+	size := fs.Int("size", 128, "square frame side for --stream")
+	fps := fs.Float64("fps", synth.DefaultFPS, "frame rate the motion is timed for (and of the .y4m)")
+	seed := fs.Uint64("seed", 1, "random seed: the same flags and seed give the same pixels")
+	liveSec := fs.Float64("live-seconds", 0, "with --y4m: write this many seconds of the live stream instead of one clip")
+	count := fs.Int("count", 0, "with --stream: stop after this many clips (0: endless)")
+	balanced := fs.Bool("balanced", false, "with --stream: cycle through the classes in order instead of drawing them at random")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("synth: unexpected arguments %q", fs.Args())
+	}
+	if (*y4m == "") == !*stream {
+		fs.Usage()
+		return errors.New("synth: give exactly one of --y4m and --stream")
+	}
+	cls, err := parseClass(*class)
+	if err != nil {
+		return err
+	}
+	if *fps <= 0 || math.IsInf(*fps, 0) || math.IsNaN(*fps) {
+		return fmt.Errorf("synth: --fps %g must be positive", *fps)
+	}
+	if *frames < 0 || *frames > 0xffff {
+		return fmt.Errorf("synth: --frames %d out of range", *frames)
+	}
+	if *stream {
+		if *size < 8 || *size > 4096 {
+			return fmt.Errorf("synth: --size %d out of range [8, 4096]", *size)
+		}
+		n := *frames
+		if n == 0 {
+			n = 8
+		}
+		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed}, cls, n, *count, *balanced)
+	}
+	if *width < 2 || *height < 2 || *width > 8192 || *height > 8192 {
+		return fmt.Errorf("synth: frame size %dx%d out of range", *width, *height)
+	}
+	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed}
+	return synthY4M(ctx, *y4m, stdout, log, cfg, cls, *frames, *liveSec)
+}
+
+// parseClass reads a gesture name or class index; "" is −1 (random).
+func parseClass(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "random") {
+		return -1, nil
+	}
+	if i, err := strconv.Atoi(s); err == nil {
+		if i < 0 || i >= synth.NumClasses {
+			return 0, fmt.Errorf("synth: class index %d out of range [0, %d)", i, synth.NumClasses)
+		}
+		return i, nil
+	}
+	for i, name := range synth.Labels() {
+		if strings.EqualFold(name, s) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("synth: unknown class %q (one of %q)", s, synth.Labels())
+}
+
+func synthY4M(ctx context.Context, path string, stdout io.Writer, log *slog.Logger, cfg synth.Config, class, frames int, liveSec float64) (err error) {
+	out := stdout
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("synth: %w", cerr)
+			}
+		}()
+		out = f
+	}
+	fps := int(math.Round(cfg.FPS))
+	yw, err := synth.NewY4MWriter(out, cfg.Width, cfg.Height, max(fps, 1))
+	if err != nil {
+		return err
+	}
+	g := synth.New(cfg)
+	if liveSec > 0 {
+		n := int(math.Round(liveSec * cfg.FPS))
+		live := g.Live()
+		prev, from := "", 0
+		for i := range n {
+			if i%64 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			img, name := live.Next()
+			if name != prev {
+				if prev != "" {
+					log.Info("synth live", "from_frame", from, "to_frame", i, "gesture", prev)
+				}
+				prev, from = name, i
+			}
+			if err := yw.WriteFrame(img); err != nil {
+				return fmt.Errorf("synth: %w", err)
+			}
+		}
+		log.Info("synth live", "from_frame", from, "to_frame", n, "gesture", prev)
+		log.Info("synth wrote", "path", path, "frames", n, "size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "fps", fps)
+		return yw.Flush()
+	}
+	if frames == 0 {
+		frames = 40
+	}
+	c := g.Clip(class, frames)
+	for _, f := range c.Frames {
+		if err := yw.WriteFrame(f); err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+	}
+	log.Info("synth wrote", "path", path, "gesture", c.Name, "frames", frames, "motion_from", c.Start, "motion_to", c.End,
+		"size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "fps", fps)
+	return yw.Flush()
+}
+
+// synthStream writes clips until count (0: forever), the reader goes away
+// (EPIPE) or ctx ends; the last two are a clean stop.
+func synthStream(ctx context.Context, stdout io.Writer, log *slog.Logger, cfg synth.Config, class, frames, count int, balanced bool) error {
+	// A closed pipe must surface as EPIPE from Write, not kill the process.
+	signal.Ignore(syscall.SIGPIPE)
+	bw := bufio.NewWriterSize(stdout, 1<<20)
+	g := synth.New(cfg)
+	for i := 0; count == 0 || i < count; i++ {
+		if ctx.Err() != nil {
+			log.Info("synth stream stopped", "clips", i)
+			return nil
+		}
+		cls := class
+		if cls < 0 && balanced {
+			cls = i % synth.NumClasses
+		}
+		err := synth.WriteStreamClip(bw, g.Clip(cls, frames))
+		if err == nil {
+			err = bw.Flush()
+		}
+		if errors.Is(err, syscall.EPIPE) || errors.Is(err, os.ErrClosed) {
+			log.Debug("synth stream: reader closed", "clips", i)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+	}
+	return nil
+}

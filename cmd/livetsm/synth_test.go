@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/livetsm/livetsm/stream/synth"
+)
+
+func TestSynthCmd(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+
+	var buf bytes.Buffer
+	if err := run(ctx, []string{"synth", "--stream", "--size", "16", "--frames", "3", "--count", "4", "--balanced", "--seed", "2"}, &buf, log); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		label, n, h, w, _, err := synth.ReadStreamClip(&buf)
+		if err != nil || label != i || n != 3 || h != 16 || w != 16 {
+			t.Fatalf("clip %d: label %d %dx%dx%d %v", i, label, n, h, w, err)
+		}
+	}
+	if buf.Len() != 0 {
+		t.Errorf("%d bytes after 4 clips", buf.Len())
+	}
+
+	path := filepath.Join(t.TempDir(), "a.y4m")
+	if err := run(ctx, []string{"synth", "--y4m", path, "--class", "Swiping Up", "--frames", "5", "--width", "64", "--height", "48"}, &buf, log); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := "YUV4MPEG2 W64 H48 F15:1 Ip A1:1 C420jpeg\n"
+	if !strings.HasPrefix(string(data), header) || len(data) != len(header)+5*(6+64*48*3/2) {
+		t.Errorf("y4m of %d bytes starting %q", len(data), data[:min(len(data), 50)])
+	}
+
+	for _, args := range [][]string{
+		{"synth"},
+		{"synth", "--stream", "--y4m", path},
+		{"synth", "--stream", "--class", "Thumb Up"},
+		{"synth", "--stream", "--class", "9"},
+		{"synth", "--y4m", path, "--fps", "0"},
+	} {
+		if err := run(ctx, args, io.Discard, log); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+
+	// A cancelled context stops an endless stream cleanly.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := run(cctx, []string{"synth", "--stream", "--size", "16"}, io.Discard, log); err != nil {
+		t.Errorf("cancelled stream: %v", err)
+	}
+}

@@ -1,0 +1,183 @@
+package synth
+
+import (
+	"image"
+	"math"
+	"math/rand/v2"
+)
+
+// Clip is a rendered gesture clip.
+type Clip struct {
+	// Label is the class index (see Labels) and Name its gesture name.
+	Label int
+	Name  string
+	// Frames are the clip's frames, all Config.Width×Config.Height.
+	Frames []*image.RGBA
+	// Start and End delimit the frames [Start, End) in which the hand moves;
+	// both are 0 for "No gesture". Frames before Start and from End on are
+	// at rest.
+	Start, End int
+}
+
+// Clip renders one clip of n frames of a random gesture (uniformly among the
+// nine classes), or of the given class if class ≥ 0: rest, motion, rest, in a
+// new scene (background, hand, lighting, camera). Each call draws the next
+// clip of the Generator's sequence.
+func (g *Generator) Clip(class, n int) Clip {
+	r := g.sub()
+	if class < 0 || class >= NumClasses {
+		class = r.IntN(NumClasses)
+	}
+	n = max(n, 1)
+	sc := newScene(r, g.cfg.Width, g.cfg.Height, true)
+	start, end := timing(r, n, g.cfg.FPS)
+	p := makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end)
+	c := Clip{Label: class, Name: labels[class], Frames: make([]*image.RGBA, n), Start: p.start, End: p.end}
+	cam := newCamera(r, sc, n)
+	for t := range n {
+		c.Frames[t] = sc.render(cam.params(r, sc, p.poses, t, float64(t), p.bigDistr))
+	}
+	return c
+}
+
+// trajectory returns the hand poses of the clip Clip(class, n) would render
+// next, without rendering it or advancing g.
+func (g *Generator) trajectory(class, n int) plan {
+	save := *g.pcg
+	defer func() { *g.pcg = save }()
+	r := g.sub()
+	if class < 0 || class >= NumClasses {
+		class = r.IntN(NumClasses)
+	}
+	n = max(n, 1)
+	newScene(r, g.cfg.Width, g.cfg.Height, false)
+	start, end := timing(r, n, g.cfg.FPS)
+	return makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end)
+}
+
+// camera holds the frame-to-frame state of the camera: shake and lighting.
+type camera struct {
+	n       int
+	shake   [][2]int
+	flPhase float64
+	noise   *rand.Rand
+}
+
+func newCamera(r *rand.Rand, sc *scene, n int) *camera {
+	c := &camera{n: n, flPhase: uniform(r, 0, 2*math.Pi), noise: rand.New(rand.NewPCG(r.Uint64(), r.Uint64()))}
+	return c
+}
+
+// params returns the frame parameters of frame t of poses; ft is the time
+// (frames) for distractors and flicker.
+func (c *camera) params(r *rand.Rand, sc *scene, poses []pose, t int, ft float64, big bool) frameParams {
+	fp := frameParams{t: ft, big: big, noiseState: c.noise}
+	if sc.shake > 0 {
+		m := float64(sc.margin)
+		fp.shakeX = int(math.Round(max(-m, min(m, sc.shake*r.NormFloat64()))))
+		fp.shakeY = int(math.Round(max(-m, min(m, sc.shake*r.NormFloat64()))))
+	}
+	f := 0.0
+	if c.n > 1 {
+		f = float64(t) / float64(c.n-1)
+	}
+	fp.gain = sc.gain[0] + (sc.gain[1]-sc.gain[0])*f + sc.flicker*math.Sin(sc.flickerF*ft+c.flPhase)
+	cur := poses[t]
+	fp.handOn = cur.vis
+	fp.samples = []pose{cur}
+	if t > 0 && poses[t-1].vis == cur.vis {
+		prev := poses[t-1]
+		// Motion blur over half the frame interval, sampled finely enough.
+		move := math.Hypot(cur.x-prev.x, cur.y-prev.y)/2 + math.Abs(cur.a-prev.a)*cur.s + math.Abs(cur.s-prev.s)
+		if k := min(4, int(move/(0.25*cur.s))); k > 0 {
+			fp.samples = fp.samples[:0]
+			for j := range k + 1 {
+				fp.samples = append(fp.samples, lerpPose(cur, prev, 0.5*float64(j)/float64(k)))
+			}
+		}
+	}
+	return fp
+}
+
+// Live is an endless stream of frames in one scene: gestures one after
+// another with rest between. A hand that moved off its rest pose comes back
+// to a new one while out of view or in one cut, as in a "No gesture" clip.
+type Live struct {
+	g     *Generator
+	r     *rand.Rand
+	sc    *scene
+	cam   *camera
+	plan  plan
+	pos   int
+	frame int
+}
+
+// Live returns an endless stream of frames in a new scene, drawn from g's
+// sequence. Each gesture is preceded by 0.4–1.2 s and followed by 0.3–0.8 s of
+// rest; about one episode in five is "No gesture".
+func (g *Generator) Live() *Live {
+	r := g.sub()
+	l := &Live{g: g, r: r, sc: newScene(r, g.cfg.Width, g.cfg.Height, true)}
+	l.cam = newCamera(r, l.sc, 1)
+	l.episode()
+	return l
+}
+
+// episode plans the next gesture (or rest) of the live stream.
+func (l *Live) episode() {
+	cfg := l.g.cfg
+	r := l.r
+	class := r.IntN(NumClasses + 1)
+	if class >= NumClasses {
+		class = NoGesture
+	}
+	motion := max(2, int(math.Round(uniform(r, 0.35, 0.8)*cfg.FPS)))
+	before := int(math.Round(uniform(r, 0.4, 1.2) * cfg.FPS))
+	after := int(math.Round(uniform(r, 0.3, 0.8) * cfg.FPS))
+	n := max(before+motion+after, 3)
+	// Draw a plan at the needed length with the motion placed after the
+	// rest: plan the motion frames, then pad with rest.
+	mp := makePlan(r, class, motion+2, cfg.Width, cfg.Height, 1, motion+1)
+	p := plan{class: class, bigDistr: mp.bigDistr, poses: make([]pose, 0, n)}
+	for range before {
+		p.poses = append(p.poses, mp.poses[0])
+	}
+	if class == NoGesture {
+		// Spread the rest clip over the episode.
+		for i := range n - before {
+			p.poses = append(p.poses, mp.poses[min(len(mp.poses)-1, 1+i*len(mp.poses)/max(1, n-before))])
+		}
+	} else {
+		p.start = before
+		p.poses = append(p.poses, mp.poses[1:len(mp.poses)-1]...)
+		p.end = len(p.poses)
+		for range after {
+			p.poses = append(p.poses, mp.poses[len(mp.poses)-1])
+		}
+	}
+	// Small tremor at rest.
+	d := float64(min(cfg.Width, cfg.Height))
+	for i := range p.poses {
+		p.poses[i].x += 0.003 * d * r.NormFloat64()
+		p.poses[i].y += 0.003 * d * r.NormFloat64()
+	}
+	l.plan, l.pos = p, 0
+}
+
+// Next returns the next frame and the name of the gesture being performed in
+// it ("No gesture" at rest). It never ends.
+func (l *Live) Next() (*image.RGBA, string) {
+	if l.pos >= len(l.plan.poses) {
+		l.episode()
+	}
+	p := &l.plan
+	t := l.pos
+	img := l.sc.render(l.cam.params(l.r, l.sc, p.poses, t, float64(l.frame), p.bigDistr))
+	name := labels[NoGesture]
+	if t >= p.start && t < p.end {
+		name = labels[p.class]
+	}
+	l.pos++
+	l.frame++
+	return img, name
+}

@@ -1,0 +1,327 @@
+package synth
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestLabels(t *testing.T) {
+	want := []string{"Swiping Left", "Swiping Right", "Swiping Up", "Swiping Down",
+		"Zooming In With Full Hand", "Zooming Out With Full Hand",
+		"Turning Hand Clockwise", "Turning Hand Counterclockwise", "No gesture"}
+	got := Labels()
+	if len(got) != NumClasses || strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("Labels() = %q, want %q", got, want)
+	}
+	for i, name := range want {
+		if ClassIndex(name) != i {
+			t.Errorf("ClassIndex(%q) = %d, want %d", name, ClassIndex(name), i)
+		}
+	}
+	if ClassIndex("Thumb Up") != -1 {
+		t.Errorf("ClassIndex of an unknown name is not -1")
+	}
+	got[0] = "changed"
+	if Labels()[0] != want[0] {
+		t.Errorf("Labels returns shared storage")
+	}
+}
+
+func TestClipSizesAndLabels(t *testing.T) {
+	for _, tc := range []struct {
+		w, h, n, class int
+	}{
+		{128, 128, 8, SwipingLeft},
+		{320, 240, 16, TurningClockwise},
+		{112, 112, 1, ZoomingIn},
+		{33, 47, 5, NoGesture},
+		{64, 64, 3, -1},
+		{144, 144, 12, 99},
+	} {
+		t.Run(fmt.Sprintf("%dx%d/%d/%d", tc.w, tc.h, tc.n, tc.class), func(t *testing.T) {
+			c := New(Config{Width: tc.w, Height: tc.h, Seed: 3}).Clip(tc.class, tc.n)
+			if len(c.Frames) != tc.n {
+				t.Fatalf("%d frames, want %d", len(c.Frames), tc.n)
+			}
+			for i, f := range c.Frames {
+				if f.Rect != image.Rect(0, 0, tc.w, tc.h) {
+					t.Fatalf("frame %d is %v", i, f.Rect)
+				}
+			}
+			if tc.class >= 0 && tc.class < NumClasses && c.Label != tc.class {
+				t.Errorf("label %d, want %d", c.Label, tc.class)
+			}
+			if c.Label < 0 || c.Label >= NumClasses || c.Name != Labels()[c.Label] {
+				t.Errorf("label %d name %q", c.Label, c.Name)
+			}
+			if c.Label == NoGesture {
+				if c.Start != 0 || c.End != 0 {
+					t.Errorf("No gesture moves in [%d, %d)", c.Start, c.End)
+				}
+			} else if c.Start < 0 || c.End > tc.n || c.End <= c.Start {
+				t.Errorf("motion frames [%d, %d) of %d", c.Start, c.End, tc.n)
+			}
+		})
+	}
+}
+
+func TestDeterminism(t *testing.T) {
+	render := func(seed uint64) []Clip {
+		g := New(Config{Width: 96, Height: 80, Seed: seed})
+		return []Clip{g.Clip(-1, 6), g.Clip(SwipingUp, 6), g.Clip(-1, 4)}
+	}
+	a, b, c := render(11), render(11), render(12)
+	same := func(x, y []Clip) bool {
+		for i := range x {
+			if x[i].Label != y[i].Label || x[i].Start != y[i].Start {
+				return false
+			}
+			for j := range x[i].Frames {
+				if !bytes.Equal(x[i].Frames[j].Pix, y[i].Frames[j].Pix) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !same(a, b) {
+		t.Error("the same seed rendered different clips")
+	}
+	if same(a, c) {
+		t.Error("different seeds rendered the same clips")
+	}
+}
+
+// handCentroid renders the poses of p alone (hand only, on black, no camera
+// effects) and returns the centroid of the hand's pixels in each frame.
+func handCentroid(w, h int, p plan) [][2]float64 {
+	sc := newScene(rand.New(rand.NewPCG(1, 2)), w, h, false)
+	out := make([][2]float64, len(p.poses))
+	for t, ps := range p.poses {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		if ps.vis {
+			sc.drawHand(img, []pose{ps}, 0, 0)
+		}
+		var sx, sy, n float64
+		for y := range h {
+			for x := range w {
+				i := y*img.Stride + 4*x
+				if int(img.Pix[i])+int(img.Pix[i+1])+int(img.Pix[i+2]) > 30 {
+					sx += float64(x)
+					sy += float64(y)
+					n++
+				}
+			}
+		}
+		out[t] = [2]float64{sx / max(n, 1), sy / max(n, 1)}
+	}
+	return out
+}
+
+func TestDirections(t *testing.T) {
+	const w, h, n = 128, 128, 8
+	d := float64(min(w, h))
+	for _, tc := range []struct {
+		class int
+		check func(first, last pose, c0, c1 [2]float64) bool
+	}{
+		// Raw frames, the person's directions: Left moves toward +x.
+		{SwipingLeft, func(f, l pose, c0, c1 [2]float64) bool { return l.x-f.x > 0.25*d && c1[0]-c0[0] > 0.15*d }},
+		{SwipingRight, func(f, l pose, c0, c1 [2]float64) bool { return f.x-l.x > 0.25*d && c0[0]-c1[0] > 0.15*d }},
+		{SwipingUp, func(f, l pose, c0, c1 [2]float64) bool { return f.y-l.y > 0.2*d && c0[1]-c1[1] > 0.1*d }},
+		{SwipingDown, func(f, l pose, c0, c1 [2]float64) bool { return l.y-f.y > 0.2*d && c1[1]-c0[1] > 0.1*d }},
+		{ZoomingIn, func(f, l pose, _, _ [2]float64) bool { return l.s > 1.4*f.s && l.spread > f.spread }},
+		{ZoomingOut, func(f, l pose, _, _ [2]float64) bool { return f.s > 1.4*l.s && l.spread < f.spread }},
+		// The person's clockwise is counterclockwise in the raw image,
+		// where a decreasing angle turns counterclockwise (y points down).
+		{TurningClockwise, func(f, l pose, _, _ [2]float64) bool { return f.a-l.a > 0.9 }},
+		{TurningCounterclockwise, func(f, l pose, _, _ [2]float64) bool { return l.a-f.a > 0.9 }},
+		{NoGesture, func(f, l pose, _, _ [2]float64) bool {
+			return math.Hypot(l.x-f.x, l.y-f.y) < 0.1*d && math.Abs(l.s/f.s-1) < 0.1 && math.Abs(l.a-f.a) < 0.2
+		}},
+	} {
+		t.Run(labels[tc.class], func(t *testing.T) {
+			g := New(Config{Width: w, Height: h, Seed: uint64(100 + tc.class)})
+			for k := range 8 {
+				p := g.trajectory(tc.class, n)
+				c := g.Clip(tc.class, n)
+				if c.Start != p.start || c.End != p.end || c.Label != p.class {
+					t.Fatalf("clip %d: trajectory [%d,%d) class %d, clip [%d,%d) class %d", k, p.start, p.end, p.class, c.Start, c.End, c.Label)
+				}
+				first, last := p.poses[0], p.poses[n-1]
+				cen := handCentroid(w, h, p)
+				if !tc.check(first, last, cen[0], cen[n-1]) {
+					t.Errorf("clip %d: first %+v last %+v centroids %v → %v", k, first, last, cen[0], cen[n-1])
+				}
+				if tc.class == NoGesture {
+					continue
+				}
+				// Rest before and after the motion.
+				if p.start < 1 || p.end > n-1 {
+					t.Errorf("clip %d: motion [%d, %d) of %d leaves no rest", k, p.start, p.end, n)
+				}
+			}
+		})
+	}
+}
+
+// TestPairsLookAlike checks that a single frame cannot tell the gestures of a
+// pair apart: the poses of both, pooled over all frames, have the same
+// distribution (compared by mean and spread). With the same seed, the two
+// gestures draw the same base poses, so only a bias could make them differ.
+func TestPairsLookAlike(t *testing.T) {
+	const w, h, n, clips = 128, 128, 8, 300
+	stats := func(class int, get func(pose) float64) (mean, sd float64) {
+		g := New(Config{Width: w, Height: h, Seed: 5})
+		var s, s2, k float64
+		for range clips {
+			for _, p := range g.trajectory(class, n).poses {
+				v := get(p)
+				s += v
+				s2 += v * v
+				k++
+			}
+			g.rng.Uint64() // next clip
+			g.rng.Uint64()
+		}
+		mean = s / k
+		return mean, math.Sqrt(s2/k - mean*mean)
+	}
+	for _, tc := range []struct {
+		a, b int
+		name string
+		get  func(pose) float64
+		tol  float64
+	}{
+		{SwipingLeft, SwipingRight, "x", func(p pose) float64 { return p.x }, 0.3},
+		{SwipingUp, SwipingDown, "y", func(p pose) float64 { return p.y }, 0.3},
+		{ZoomingIn, ZoomingOut, "size", func(p pose) float64 { return p.s }, 0.05},
+		{ZoomingIn, ZoomingOut, "spread", func(p pose) float64 { return p.spread }, 0.005},
+		{TurningClockwise, TurningCounterclockwise, "angle", func(p pose) float64 { return p.a }, 0.005},
+	} {
+		t.Run(labels[tc.a]+"/"+tc.name, func(t *testing.T) {
+			ma, sa := stats(tc.a, tc.get)
+			mb, sb := stats(tc.b, tc.get)
+			if math.Abs(ma-mb) > tc.tol || math.Abs(sa-sb) > tc.tol {
+				t.Errorf("%s: %s mean %.3f sd %.3f, %s mean %.3f sd %.3f", tc.name, labels[tc.a], ma, sa, labels[tc.b], mb, sb)
+			}
+		})
+	}
+}
+
+func TestWriteY4M(t *testing.T) {
+	for _, tc := range []struct{ w, h, n, fps int }{{320, 240, 3, 15}, {33, 17, 2, 30}, {2, 2, 1, 1}} {
+		t.Run(fmt.Sprintf("%dx%d", tc.w, tc.h), func(t *testing.T) {
+			frames := make([]*image.RGBA, tc.n)
+			for i := range frames {
+				frames[i] = image.NewRGBA(image.Rect(0, 0, tc.w, tc.h))
+				for j := range frames[i].Pix {
+					frames[i].Pix[j] = 128
+				}
+			}
+			var buf bytes.Buffer
+			if err := WriteY4M(&buf, frames, tc.fps); err != nil {
+				t.Fatal(err)
+			}
+			header := fmt.Sprintf("YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg\n", tc.w, tc.h, tc.fps)
+			if !strings.HasPrefix(buf.String(), header) {
+				t.Fatalf("header %q", buf.String()[:min(buf.Len(), 60)])
+			}
+			cw, ch := (tc.w+1)/2, (tc.h+1)/2
+			frame := 6 + tc.w*tc.h + 2*cw*ch
+			if buf.Len() != len(header)+tc.n*frame {
+				t.Fatalf("%d bytes, want %d", buf.Len(), len(header)+tc.n*frame)
+			}
+			body := buf.Bytes()[len(header):]
+			for i := range tc.n {
+				f := body[i*frame : (i+1)*frame]
+				if string(f[:6]) != "FRAME\n" {
+					t.Fatalf("frame %d starts %q", i, f[:6])
+				}
+				for j, v := range f[6:] {
+					if v != 128 { // grey: Y = Cb = Cr = 128 at full range
+						t.Fatalf("frame %d byte %d = %d, want 128", i, j, v)
+					}
+				}
+			}
+		})
+	}
+	bad := []*image.RGBA{image.NewRGBA(image.Rect(0, 0, 4, 4)), image.NewRGBA(image.Rect(0, 0, 4, 2))}
+	if WriteY4M(&bytes.Buffer{}, bad, 15) == nil {
+		t.Error("mixed frame sizes accepted")
+	}
+	if WriteY4M(&bytes.Buffer{}, nil, 15) == nil {
+		t.Error("no frames accepted")
+	}
+	if WriteY4M(&bytes.Buffer{}, bad[:1], 0) == nil {
+		t.Error("fps 0 accepted")
+	}
+}
+
+func TestLive(t *testing.T) {
+	l := New(Config{Width: 80, Height: 60, FPS: 15, Seed: 9}).Live()
+	seen := map[string]int{}
+	changes := 0
+	prev := ""
+	for i := range 1500 {
+		img, name := l.Next()
+		if img == nil || img.Rect != image.Rect(0, 0, 80, 60) {
+			t.Fatalf("frame %d: %v", i, img)
+		}
+		if ClassIndex(name) < 0 {
+			t.Fatalf("frame %d: unknown gesture %q", i, name)
+		}
+		if name != prev {
+			changes++
+		}
+		seen[name]++
+		prev = name
+	}
+	if len(seen) < NumClasses-1 || changes < 20 || seen["No gesture"] < 500 {
+		t.Errorf("1500 live frames: %d changes, names %v", changes, seen)
+	}
+}
+
+func BenchmarkClip128x8(b *testing.B) {
+	g := New(Config{Width: 128, Height: 128, Seed: 1})
+	for b.Loop() {
+		g.Clip(-1, 8)
+	}
+}
+
+func TestStreamClip(t *testing.T) {
+	g := New(Config{Width: 40, Height: 30, Seed: 2})
+	var buf bytes.Buffer
+	clips := []Clip{g.Clip(ZoomingOut, 3), g.Clip(NoGesture, 2)}
+	for _, c := range clips {
+		if err := WriteStreamClip(&buf, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := 2*StreamHeaderSize + (3+2)*40*30*3; buf.Len() != want {
+		t.Fatalf("%d bytes, want %d", buf.Len(), want)
+	}
+	if !bytes.HasPrefix(buf.Bytes(), []byte("LTS1\x05\x00\x03\x00\x1e\x00\x28\x00")) {
+		t.Fatalf("header % x", buf.Bytes()[:StreamHeaderSize])
+	}
+	for _, c := range clips {
+		label, n, h, w, rgb, err := ReadStreamClip(&buf)
+		if err != nil || label != c.Label || n != len(c.Frames) || h != 30 || w != 40 {
+			t.Fatalf("read %d %d %d %d %v", label, n, h, w, err)
+		}
+		f := c.Frames[n-1]
+		o := ((n-1)*h*w + 7*w + 5) * 3
+		if !bytes.Equal(rgb[o:o+3], f.Pix[7*f.Stride+4*5:7*f.Stride+4*5+3]) {
+			t.Errorf("pixel differs")
+		}
+	}
+	if _, _, _, _, _, err := ReadStreamClip(&buf); err != io.EOF {
+		t.Errorf("at the end: %v", err)
+	}
+}

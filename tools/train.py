@@ -1,0 +1,542 @@
+"""Trains livetsm's default model: an online TSM MobileNetV2 on synthetic gestures.
+
+    /usr/bin/python3 tools/train.py --out runs/w05 --width 0.5 --size 112 \
+        --frames 8 --batch 16 --steps 2400 --minutes 110
+
+Run by hand (in the background), never in CI; Debian's python3-torch, CPU only.
+Clips come from the Go generator (`livetsm synth --stream`, built once into
+--out unless --synth-bin is given), read by a thread into a queue. The model is
+tools/tsm_reference.OnlineTSM in the engine's key layout, trained on whole clips
+with tsm_reference.forward_clip: uni-directional shift, zeros before the first
+frame, the same numbers as stepping the frames online. --no-shift trains the
+same network and recipe frame by frame (the ablation).
+
+Recipe (mmaction2-style): AdamW (or --opt sgd, momentum 0.9), weight decay 1e-4
+on conv and linear weights, linear warm-up then cosine to zero over the run
+(the run's progress is the larger of steps/--steps and time/--minutes, so a time
+budget still ends the schedule), gradient clipping at 40 (L2 norm), per-clip
+augmentations that keep direction labels valid: scale jitter and a random crop
+near the centre, brightness/contrast/colour jitter; never a horizontal flip nor
+time reversal (both would change the label).
+
+Loss: cross-entropy on the logits averaged over the clip's last --loss-frames
+frames (default T/2). The model is online: a frame's output can only depend on
+the frames up to it, and the first frames of a clip (rest, then the start of the
+motion) cannot tell the gesture yet. Averaging the late frames' logits is TSM's
+average consensus restricted to the frames that have seen the motion, and those
+are the frames an online evaluation reads. Held-out accuracy uses the same
+average (and reports the last frame's alone too).
+
+Every --ckpt-minutes it writes --out/ckpt.pt (resume with --resume) and exports
+--out/model.safetensors, written by hand (8-byte little-endian header length,
+JSON header, raw little-endian data; F32, or F16 with --half; BN
+num_batches_tracked as I64) with string metadata: format, arch, width,
+input_size, fps, mean, std, labels, shift_blocks, frames, steps,
+heldout_accuracy. Logs go to stderr and --out/train.log.
+"""
+import argparse
+import json
+import math
+import os
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tsm_reference import SHIFT_BLOCKS, OnlineTSM, forward_clip  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+LABELS = ["Swiping Left", "Swiping Right", "Swiping Up", "Swiping Down",
+          "Zooming In With Full Hand", "Zooming Out With Full Hand",
+          "Turning Hand Clockwise", "Turning Hand Counterclockwise", "No gesture"]
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+MAGIC = b"LTS1"
+
+LOG = None
+
+
+def log(msg):
+    line = time.strftime("%H:%M:%S ") + msg
+    print(line, file=sys.stderr, flush=True)
+    if LOG is not None:
+        LOG.write(line + "\n")
+        LOG.flush()
+
+
+def render_size(size):
+    """The side the generator renders at: the engine resizes the shorter side to
+    256*size/224 and crops the centre size x size, so a square frame of this side
+    reaches the model as our centre crop does."""
+    return (256 * size + 112) // 224
+
+
+# --------------------------------------------------------------------------
+# Clips from the Go generator
+
+
+def synth_command(args, seed, count=0, balanced=False):
+    cmd = [args.synth_bin, "synth", "--stream", "--size", str(render_size(args.size)),
+           "--frames", str(args.frames), "--seed", str(seed), "--fps", str(args.fps)]
+    if count:
+        cmd += ["--count", str(count)]
+    if balanced:
+        cmd.append("--balanced")
+    return cmd
+
+
+def read_exact(f, n):
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = f.readinto(view[got:])
+        if not k:
+            return None
+        got += k
+    return buf
+
+
+def read_clip(f):
+    """One clip of the stream: (label, uint8 array (T, H, W, 3)), or None at the end."""
+    hdr = read_exact(f, 12)
+    if hdr is None:
+        return None
+    if bytes(hdr[:4]) != MAGIC:
+        raise RuntimeError("synth stream: bad magic %r" % bytes(hdr[:4]))
+    label = hdr[4]
+    t, h, w = struct.unpack("<HHH", bytes(hdr[6:12]))
+    data = read_exact(f, t * h * w * 3)
+    if data is None:
+        raise RuntimeError("synth stream: truncated clip")
+    return label, np.frombuffer(data, dtype=np.uint8).reshape(t, h, w, 3)
+
+
+class ClipStream:
+    """Runs the generator and fills a queue of clips from a reader thread."""
+
+    def __init__(self, cmd, maxsize=256):
+        log("generator: " + " ".join(cmd))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=REPO, bufsize=0)
+        self.q = queue.Queue(maxsize=maxsize)
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while True:
+                c = read_clip(self.proc.stdout)
+                if c is None:
+                    break
+                self.q.put(c)
+        except Exception as e:  # noqa: BLE001 - reported by get
+            self.error = e
+        self.q.put(None)
+
+    def get(self):
+        c = self.q.get()
+        if c is None:
+            raise RuntimeError("generator stream ended: %s (exit %s)" % (self.error, self.proc.poll()))
+        return c
+
+    def close(self):
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def heldout_set(args):
+    """The fixed held-out clips (classes balanced), read once."""
+    s = ClipStream(synth_command(args, args.heldout_seed, count=args.heldout_clips, balanced=True))
+    clips = [s.get() for _ in range(args.heldout_clips)]
+    s.close()
+    x = torch.from_numpy(np.stack([c[1] for c in clips]))
+    y = torch.tensor([c[0] for c in clips], dtype=torch.long)
+    return x, y
+
+
+# --------------------------------------------------------------------------
+# Augmentation and normalisation
+
+_MEAN = torch.tensor(MEAN).view(1, 1, 3, 1, 1)
+_STD = torch.tensor(STD).view(1, 1, 3, 1, 1)
+
+
+def to_float(u8):
+    """(B, T, H, W, 3) uint8 -> (B, T, 3, H, W) float in [0, 1]."""
+    return u8.permute(0, 1, 4, 2, 3).float().div_(255)
+
+
+def normalise(x):
+    return (x - _MEAN) / _STD
+
+
+def centre_crop(x, size):
+    h, w = x.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+def augment(x, size, gen):
+    """Per clip, the same for all its frames: scale jitter with a crop near the
+    centre, then brightness, contrast and colour. No flips: they would swap
+    left and right."""
+    b, t, c, h, w = x.shape
+    out = torch.empty(b, t, c, size, size)
+    for i in range(b):
+        r = torch.rand(8, generator=gen).tolist()
+        side = int(round(min(h, w) * (0.78 + 0.22 * r[0])))
+        side = max(min(side, min(h, w)), 8)
+        # The crop's centre stays within a few pixels of the frame's.
+        jit = max(1, int(0.04 * min(h, w)))
+        cy = (h - side) // 2 + int(round((2 * r[1] - 1) * jit))
+        cx = (w - side) // 2 + int(round((2 * r[2] - 1) * jit))
+        cy, cx = max(0, min(h - side, cy)), max(0, min(w - side, cx))
+        crop = x[i, :, :, cy:cy + side, cx:cx + side]
+        if side != size:
+            crop = F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False)
+        contrast = 0.75 + 0.5 * r[3]
+        bright = (r[4] - 0.5) * 0.2
+        colour = torch.tensor([0.94 + 0.12 * r[5], 0.94 + 0.12 * r[6], 0.94 + 0.12 * r[7]]).view(1, 3, 1, 1)
+        m = crop.mean()
+        out[i] = ((crop - m) * contrast + m + bright) * colour
+    return out.clamp_(0, 1)
+
+
+# --------------------------------------------------------------------------
+# Model
+
+
+def build_model(args):
+    model = OnlineTSM(num_classes=len(LABELS), width=args.width)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+    # Residual branches start at zero (their last BN's scale), so each block
+    # starts as the identity: steadier from scratch.
+    for f in model.features[1:-1]:
+        if f.use_res:
+            nn.init.zeros_(f.conv[-1].weight)
+    if args.no_shift:
+        for f in model.features[1:-1]:
+            f.shift = False
+    return model
+
+
+def shift_blocks(model):
+    return [i for i, f in enumerate(model.features[1:-1]) if f.shift]
+
+
+def clip_logits(logits, k):
+    """Logits (B, T, C) averaged over the last k frames."""
+    return logits[:, -k:].mean(1)
+
+
+def param_groups(model, wd):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_at(args, progress, step):
+    if step < args.warmup:
+        return args.lr * (0.01 + 0.99 * step / args.warmup)
+    return args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def evaluate(model, data, args):
+    """Held-out accuracy (last-k average and last frame) and confusion matrix."""
+    was = model.training
+    model.eval()
+    x_all, y_all = data
+    k = args.loss_frames
+    preds, preds_last = [], []
+    for i in range(0, len(y_all), 32):
+        x = normalise(centre_crop(to_float(x_all[i:i + 32]), args.size))
+        logits = forward_clip(model, x)
+        preds.append(clip_logits(logits, k).argmax(1))
+        preds_last.append(logits[:, -1].argmax(1))
+    p, pl = torch.cat(preds), torch.cat(preds_last)
+    conf = torch.zeros(len(LABELS), len(LABELS), dtype=torch.long)
+    for t, q in zip(y_all.tolist(), p.tolist()):
+        conf[t, q] += 1
+    model.train(was)
+    return (p == y_all).float().mean().item(), (pl == y_all).float().mean().item(), conf
+
+
+def format_confusion(conf):
+    short = ["SwL", "SwR", "SwU", "SwD", "ZIn", "ZOut", "TCW", "TCCW", "None"]
+    lines = ["      " + " ".join("%5s" % s for s in short)]
+    for i, row in enumerate(conf.tolist()):
+        lines.append("%5s " % short[i] + " ".join("%5d" % v for v in row))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# safetensors, by hand
+
+
+def write_safetensors(path, state, metadata, half=False):
+    header = {"__metadata__": {k: str(v) for k, v in metadata.items()}}
+    blobs, offset = [], 0
+    for key in sorted(state):
+        t = state[key].detach().cpu().contiguous()
+        if t.dtype == torch.int64:
+            dtype, arr = "I64", t.numpy().astype("<i8")
+        elif half:
+            dtype, arr = "F16", t.to(torch.float16).numpy().astype("<f2")
+        else:
+            dtype, arr = "F32", t.to(torch.float32).numpy().astype("<f4")
+        raw = arr.tobytes()
+        header[key] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for raw in blobs:
+            f.write(raw)
+    os.replace(tmp, path)
+
+
+def read_safetensors(path):
+    """Reads back what write_safetensors wrote: ({key: tensor}, metadata)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    types = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+    out = {}
+    for k, v in header.items():
+        a, b = v["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=np.dtype(types[v["dtype"]]).newbyteorder("<"))
+        out[k] = torch.from_numpy(arr.astype(arr.dtype.newbyteorder("="))).reshape(v["shape"])
+    return out, meta
+
+
+def export(model, args, step, acc):
+    meta = {
+        "format": "livetsm",
+        "arch": "mobilenetv2_tsm_online",
+        "width": args.width,
+        "input_size": args.size,
+        "fps": args.fps,
+        "mean": json.dumps(MEAN),
+        "std": json.dumps(STD),
+        "labels": json.dumps(LABELS),
+        "shift_blocks": json.dumps(shift_blocks(model)),
+        "frames": args.frames,
+        "steps": step,
+        "heldout_accuracy": "%.4f" % acc if acc is not None else "",
+    }
+    path = os.path.join(args.out, "model.safetensors")
+    write_safetensors(path, model.state_dict(), meta, half=args.half)
+    return path
+
+
+# --------------------------------------------------------------------------
+
+
+def save_checkpoint(args, model, opt, step, elapsed, best, gen):
+    state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
+             "best": best, "gen": gen.get_state(), "args": vars(args)}
+    path = os.path.join(args.out, "ckpt.pt")
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+
+def ensure_synth_bin(args):
+    if args.synth_bin:
+        return
+    args.synth_bin = os.path.join(os.path.abspath(args.out), "livetsm")
+    log("building the generator: go build -o %s ./cmd/livetsm" % args.synth_bin)
+    subprocess.run(["go", "build", "-o", args.synth_bin, "./cmd/livetsm"], cwd=REPO, check=True)
+
+
+def selftest(args):
+    """Clip forward == online stepping; safetensors round trip."""
+    from tsm_reference import randomize
+    model = randomize(OnlineTSM(len(LABELS), args.width), torch.Generator().manual_seed(0))
+    x = torch.randn(2, args.frames, 3, args.size, args.size)
+    with torch.no_grad():
+        clip = forward_clip(model, x)
+        worst = 0.0
+        for b in range(2):
+            bufs = model.init_buffers(args.size)
+            for t in range(args.frames):
+                logits, bufs = model(x[b, t:t + 1], bufs)
+                worst = max(worst, (logits[0] - clip[b, t]).abs().max().item())
+    log("selftest: clip forward vs online stepping, max |diff| = %.3g" % worst)
+    assert worst < 1e-3, worst
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "selftest.safetensors")
+    write_safetensors(path, model.state_dict(), {"labels": json.dumps(LABELS)}, half=args.half)
+    back, meta = read_safetensors(path)
+    sd = model.state_dict()
+    assert set(back) == set(sd)
+    for k in sd:
+        tol = 1e-2 * (1 + sd[k].abs().max().item()) if args.half else 0
+        assert (back[k].to(sd[k].dtype) - sd[k]).abs().max().item() <= tol, k
+    assert json.loads(meta["labels"]) == LABELS
+    log("selftest: safetensors round trip ok (%s)" % path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="runs/default", help="directory for ckpt.pt, model.safetensors, train.log")
+    p.add_argument("--width", type=float, default=0.5)
+    p.add_argument("--size", type=int, default=112, help="model input side (the generator renders 256*size/224)")
+    p.add_argument("--frames", type=int, default=8, help="frames per training clip (T)")
+    p.add_argument("--fps", type=float, default=15, help="frame rate the generator times the motion for")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=2400, help="planned steps (the schedule's length)")
+    p.add_argument("--minutes", type=float, default=0, help="time budget in minutes (0: none); the schedule ends with it")
+    p.add_argument("--opt", choices=["adamw", "sgd"], default="adamw")
+    p.add_argument("--lr", type=float, default=0, help="peak learning rate (default 2e-3 AdamW, 0.05 SGD)")
+    p.add_argument("--wd", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    p.add_argument("--clip-grad", type=float, default=40)
+    p.add_argument("--loss-frames", type=int, default=0, help="average the logits of the last K frames (default T/2)")
+    p.add_argument("--no-shift", action="store_true", help="ablation: no temporal shift, frame-by-frame model")
+    p.add_argument("--half", action="store_true", help="export F16 weights")
+    p.add_argument("--seed", type=int, default=1, help="training stream seed")
+    p.add_argument("--heldout-seed", type=int, default=1000003)
+    p.add_argument("--heldout-clips", type=int, default=270)
+    p.add_argument("--eval-every", type=int, default=200, help="held-out evaluation every N steps (0: only at the end)")
+    p.add_argument("--ckpt-minutes", type=float, default=5)
+    p.add_argument("--resume", action="store_true", help="continue from --out/ckpt.pt")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--synth-bin", default="", help="livetsm binary (default: go build into --out)")
+    p.add_argument("--selftest", action="store_true", help="check clip forward vs online and the export, then exit")
+    args = p.parse_args()
+    if args.lr == 0:
+        args.lr = 2e-3 if args.opt == "adamw" else 0.05
+    if args.loss_frames <= 0:
+        args.loss_frames = max(1, args.frames // 2)
+    args.loss_frames = min(args.loss_frames, args.frames)
+
+    global LOG
+    os.makedirs(args.out, exist_ok=True)
+    # SIGTERM (kill PID) ends the run like Ctrl-C: final evaluation, checkpoint, export.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    LOG = open(os.path.join(args.out, "train.log"), "a")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    if args.selftest:
+        selftest(args)
+        return
+    log("args: " + json.dumps(vars(args)))
+    ensure_synth_bin(args)
+
+    model = build_model(args)
+    opt = (torch.optim.AdamW(param_groups(model, args.wd), lr=args.lr) if args.opt == "adamw"
+           else torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=0.9, nesterov=True))
+    gen = torch.Generator().manual_seed(args.seed)
+    step, elapsed, best = 0, 0.0, None
+    ckpt_path = os.path.join(args.out, "ckpt.pt")
+    if args.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, elapsed, best = ck["step"], ck["elapsed"], ck["best"]
+        gen.set_state(ck["gen"])
+        log("resumed at step %d (%.1f min)" % (step, elapsed / 60))
+    elif args.resume:
+        log("no %s: starting afresh" % ckpt_path)
+    log("model: width %g, %d params, shift blocks %s" % (
+        args.width, sum(p.numel() for p in model.parameters()), shift_blocks(model)))
+
+    heldout = heldout_set(args)
+    log("held-out: %d clips, seed %d" % (len(heldout[1]), args.heldout_seed))
+    # A new stream seed per start, so a resumed run sees new clips.
+    stream = ClipStream(synth_command(args, args.seed * 1000003 + step), maxsize=8 * args.batch)
+    budget = args.minutes * 60
+    start = time.time() - elapsed
+    last_ckpt = time.time()
+    last_acc = best
+    loss_avg, acc_avg, t_step, c_step = None, None, None, None
+    model.train()
+    try:
+        while True:
+            elapsed = time.time() - start
+            progress = step / args.steps
+            if budget > 0:
+                progress = max(progress, elapsed / budget)
+            if progress >= 1:
+                break
+            t0, c0 = time.time(), time.process_time()
+            clips = [stream.get() for _ in range(args.batch)]
+            y = torch.tensor([c[0] for c in clips], dtype=torch.long)
+            x = to_float(torch.from_numpy(np.stack([c[1] for c in clips])))
+            x = normalise(augment(x, args.size, gen))
+            lr = lr_at(args, progress, step)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            logits = clip_logits(forward_clip(model, x), args.loss_frames)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
+            opt.step()
+            step += 1
+            acc = (logits.argmax(1) == y).float().mean().item()
+            dt, dc = time.time() - t0, time.process_time() - c0
+            ema = lambda a, v: v if a is None else 0.9 * a + 0.1 * v  # noqa: E731
+            loss_avg, acc_avg = ema(loss_avg, loss.item()), ema(acc_avg, acc)
+            t_step, c_step = ema(t_step, dt), ema(c_step, dc)
+            if step <= 5 or step % 10 == 0:
+                # cpu: this process's CPU seconds per step (all threads), a
+                # measure that holds when others share the cores.
+                log("step %d loss %.4f (avg %.4f) acc avg %.3f lr %.2e gnorm %.2f %.2fs/step (cpu %.2fs) queue %d elapsed %.1f min" % (
+                    step, loss.item(), loss_avg, acc_avg, lr, float(gnorm), t_step, c_step, stream.q.qsize(),
+                    (time.time() - start) / 60))
+            if args.eval_every and step % args.eval_every == 0:
+                a, al, conf = evaluate(model, heldout, args)
+                last_acc = a
+                best = a if best is None else max(best, a)
+                log("held-out step %d: accuracy %.4f (last frame %.4f)\n%s" % (step, a, al, format_confusion(conf)))
+            if time.time() - last_ckpt >= args.ckpt_minutes * 60:
+                save_checkpoint(args, model, opt, step, time.time() - start, best, gen)
+                log("checkpoint at step %d: %s" % (step, export(model, args, step, last_acc)))
+                last_ckpt = time.time()
+    except KeyboardInterrupt:
+        log("interrupted at step %d" % step)
+    finally:
+        stream.close()
+    elapsed = time.time() - start
+    a, al, conf = evaluate(model, heldout, args)
+    log("final held-out step %d: accuracy %.4f (last frame %.4f)\n%s" % (step, a, al, format_confusion(conf)))
+    save_checkpoint(args, model, opt, step, elapsed, a if best is None else max(best, a), gen)
+    log("done: %d steps in %.1f min; %s" % (step, elapsed / 60, export(model, args, step, a)))
+
+
+if __name__ == "__main__":
+    main()
