@@ -48,6 +48,7 @@ type Model struct {
 	shapes []cache.Shape
 
 	maxAct, maxHid, maxDW int
+	mean, std             [3]float32
 }
 
 // conv is a 1×1 or dense 3×3 convolution with its batch norm folded in.
@@ -197,11 +198,17 @@ func build(ck *checkpoint, opts []Option) (*Model, error) {
 	if cfg.size == 0 {
 		cfg.size = DefaultInputSize
 	}
+	if cfg.shift == nil {
+		cfg.shift = shiftBlocks
+	}
 	if cfg.size < 32 || cfg.size > 4096 {
 		return nil, fmt.Errorf("input size %d out of range [32, 4096]", cfg.size)
 	}
 	p := &params{t: ck.Tensors, used: map[string]bool{}}
-	m := &Model{size: cfg.size, format: ck.Format, meta: ck.Meta}
+	m := &Model{size: cfg.size, format: ck.Format, meta: ck.Meta, mean: ImageNetMean, std: ImageNetStd}
+	if cfg.mean != nil {
+		m.mean, m.std = [3]float32(cfg.mean), [3]float32(cfg.std)
+	}
 
 	// Stem: 3×3 stride-2 convolution to 32 channels.
 	ws, err := p.shape("features.0.0.weight", 4)
@@ -230,7 +237,7 @@ func build(ck *checkpoint, opts []Option) (*Model, error) {
 			if err != nil {
 				return nil, err
 			}
-			if slices.Contains(shiftBlocks, idx) {
+			if slices.Contains(cfg.shift, idx) {
 				if !blk.res {
 					return nil, fmt.Errorf("block %d shifts but has no shortcut (%d→%d channels)", idx, blk.in, blk.out)
 				}
@@ -348,7 +355,8 @@ func (p *params) block(idx, t, in, stride, h int) (block, error) {
 }
 
 // metaDefaults applies a checkpoint's metadata (safetensors files written by
-// livetsm's tools carry labels and the input size) where no option was given.
+// livetsm's tools carry the input size, labels, shifted blocks and the
+// preprocessing statistics) where no option was given.
 func metaDefaults(meta map[string]string, cfg *config) error {
 	if v, ok := meta["input_size"]; ok && cfg.size == 0 {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -362,7 +370,51 @@ func metaDefaults(meta map[string]string, cfg *config) error {
 			return fmt.Errorf("metadata labels: %w", err)
 		}
 	}
+	if v, ok := meta["shift_blocks"]; ok {
+		cfg.shift = []int{}
+		if err := json.Unmarshal([]byte(v), &cfg.shift); err != nil {
+			return fmt.Errorf("metadata shift_blocks: %w", err)
+		}
+		for _, b := range cfg.shift {
+			if b < 0 || b >= numBlocks {
+				return fmt.Errorf("metadata shift_blocks: block %d out of range [0, %d)", b, numBlocks)
+			}
+		}
+	}
+	for _, st := range []struct {
+		key string
+		dst *[]float32
+	}{{"mean", &cfg.mean}, {"std", &cfg.std}} {
+		if v, ok := meta[st.key]; ok {
+			if err := json.Unmarshal([]byte(v), st.dst); err != nil {
+				return fmt.Errorf("metadata %s: %w", st.key, err)
+			}
+			if len(*st.dst) != 3 {
+				return fmt.Errorf("metadata %s: %d values, want 3", st.key, len(*st.dst))
+			}
+		}
+	}
+	if (cfg.mean == nil) != (cfg.std == nil) {
+		return fmt.Errorf("metadata has only one of mean and std")
+	}
+	for i, v := range cfg.std {
+		if !(v > 0) {
+			return fmt.Errorf("metadata std[%d] = %v, want > 0", i, v)
+		}
+	}
 	return nil
+}
+
+// ShiftBlocks returns the inverted-residual blocks (0-based over the 17)
+// that shift online.
+func (m *Model) ShiftBlocks() []int {
+	var out []int
+	for i, b := range m.blocks {
+		if b.slot >= 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // InputSize is the side of the square frames Step takes.

@@ -19,6 +19,9 @@ type config struct {
 	size    int
 	labels  []string
 	threads int
+	shift   []int     // shifted blocks; nil means the published set
+	mean    []float32 // preprocessing statistics from metadata, if any
+	std     []float32
 }
 
 // WithInputSize sets the side of the square input frames (default 224, or

@@ -48,8 +48,13 @@ func NewPreprocessor(size int) *Preprocessor {
 	}
 }
 
-// Preprocessor returns the default transform for the model's input size.
-func (m *Model) Preprocessor() *Preprocessor { return NewPreprocessor(m.size) }
+// Preprocessor returns the model's transform: the default one for its input
+// size, with the mean and std stored in its metadata when it has them.
+func (m *Model) Preprocessor() *Preprocessor {
+	p := NewPreprocessor(m.size)
+	p.Mean, p.Std = m.mean, m.std
+	return p
+}
 
 // Frame returns img as a new (3, Size, Size) float32 tensor.
 func (p *Preprocessor) Frame(img image.Image) (*tensor.Dense, error) {

@@ -118,7 +118,7 @@ func TestLiveVideo(t *testing.T) {
 	if len(a) != 15 || a[0].Frame != 0 || a[14].Frame != 28 {
 		t.Fatalf("%d predictions (frames %d…%d), want 15 (0…28)", len(a), a[0].Frame, a[len(a)-1].Frame)
 	}
-	for _, want := range []string{"random weights", "msg=done", "frames=30", "predictions=15", "skipped=15"} {
+	for _, want := range []string{"msg=done", "frames=30", "predictions=15", "skipped=15"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}

@@ -27,6 +27,7 @@ const usage = `livetsm — online TSM video recognition
 Usage:
   livetsm bench [flags]    time one stream over random frames (livetsm bench -h)
   livetsm synth [flags]    synthetic gestures: .y4m clips, training clip stream (livetsm synth -h)
+  livetsm eval --synthetic [--clips 500] [--seed S]   accuracy and confusion matrix on held-out clips
   livetsm --rtsp URL | --camera N | --video PATH | --synthetic [flags]
                            live recognition (livetsm --help lists the flags)
 
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return benchCmd(ctx, args[1:], stdout, log)
 	case "synth":
 		return synthCmd(ctx, args[1:], stdout, log)
+	case "eval":
+		return evalCmd(ctx, args[1:], stdout, log)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/livetsm/livetsm/stream/synth"
+)
+
+// evalResult is what `livetsm eval --json` prints.
+type evalResult struct {
+	Model     string   `json:"model"`
+	Clips     int      `json:"clips"`
+	Frames    int      `json:"frames"`
+	Seed      uint64   `json:"seed"`
+	Correct   int      `json:"correct"`
+	Accuracy  float64  `json:"accuracy"`
+	Labels    []string `json:"labels"`
+	Confusion [][]int  `json:"confusion"` // [true class][predicted class]
+	Seconds   float64  `json:"seconds"`
+}
+
+// evalCmd runs the engine online over held-out synthetic gesture clips and
+// reports accuracy and a confusion matrix.
+func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	synthetic := fs.Bool("synthetic", false, "evaluate on synthetic gesture clips (the only data set so far; required)")
+	clips := fs.Int("clips", 500, "number of clips, classes in turn")
+	seed := fs.Uint64("seed", 2000003, "generator seed (training used seed 1 and held-out seed 1000003)")
+	frames := fs.Int("frames", 0, "frames per clip (default: the model's metadata, else 8)")
+	weights := fs.String("weights", "", "checkpoint to evaluate (default: the embedded model)")
+	labels := fs.String("labels", "", "class names, one per line (default: from the weights' metadata)")
+	threads := fs.Int("threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*synthetic {
+		return errors.New("eval: give --synthetic (synthetic gesture clips are the only evaluation set)")
+	}
+	if *clips <= 0 {
+		return errors.New("eval: --clips must be positive")
+	}
+	m, name, err := loadModel(*weights, *labels, 0, *threads, log)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	meta := m.Metadata()
+	n := *frames
+	if n == 0 {
+		n = 8
+		if v, err := strconv.Atoi(meta["frames"]); err == nil && v > 0 {
+			n = v
+		}
+	}
+	fps := 15.0
+	if v, err := strconv.ParseFloat(meta["fps"], 64); err == nil && v > 0 {
+		fps = v
+	}
+	// Which model class each gesture is: by name, so a model with other
+	// labels (or another order) is scored correctly or refused.
+	names := m.Labels()
+	toModel := make([]int, synth.NumClasses)
+	for i, g := range synth.Labels() {
+		toModel[i] = -1
+		for j, l := range names {
+			if l == g {
+				toModel[i] = j
+			}
+		}
+		if toModel[i] < 0 {
+			return fmt.Errorf("eval: the model has no class %q (its labels: %s)", g, strings.Join(names, ", "))
+		}
+	}
+	side := m.Preprocessor().Resize
+	gen := synth.New(synth.Config{Width: side, Height: side, FPS: fps, Seed: *seed})
+	pre := m.Preprocessor()
+	frame := make([]float32, 3*m.InputSize()*m.InputSize())
+	sum := make([]float64, m.Classes())
+	res := evalResult{Model: name, Clips: *clips, Frames: n, Seed: *seed, Labels: names}
+	res.Confusion = make([][]int, len(names))
+	for i := range res.Confusion {
+		res.Confusion[i] = make([]int, len(names))
+	}
+	s := m.NewStream()
+	start := time.Now()
+	log.Info("eval", "model", name, "clips", *clips, "frames", n, "seed", *seed, "render", side, "input", m.InputSize())
+	for c := 0; c < *clips; c++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		clip := gen.Clip(c%synth.NumClasses, n)
+		s.Reset()
+		clear(sum)
+		// The prediction of a clip is the average of the logits of its last
+		// half, the frames that have seen the motion (the training's metric).
+		for t, img := range clip.Frames {
+			if err := pre.Into(frame, img); err != nil {
+				return err
+			}
+			logits, err := s.StepData(frame)
+			if err != nil {
+				return err
+			}
+			if t >= n-max(n/2, 1) {
+				for k, v := range logits {
+					sum[k] += float64(v)
+				}
+			}
+		}
+		best := 0
+		for k := range sum {
+			if sum[k] > sum[best] {
+				best = k
+			}
+		}
+		want := toModel[clip.Label]
+		res.Confusion[want][best]++
+		if best == want {
+			res.Correct++
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	res.Accuracy = float64(res.Correct) / float64(*clips)
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	return printConfusion(stdout, res)
+}
+
+func printConfusion(w io.Writer, r evalResult) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d/%d clips correct, accuracy %.1f%% (%d frames per clip, seed %d, %.1f s)\n\n",
+		r.Model, r.Correct, r.Clips, 100*r.Accuracy, r.Frames, r.Seed, r.Seconds)
+	fmt.Fprintf(&b, "%-32s", "true \\ predicted")
+	for j := range r.Labels {
+		fmt.Fprintf(&b, "%5d", j)
+	}
+	b.WriteString("\n")
+	for i, l := range r.Labels {
+		fmt.Fprintf(&b, "%2d %-29.29s", i, l)
+		for _, v := range r.Confusion[i] {
+			fmt.Fprintf(&b, "%5d", v)
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
