@@ -3,7 +3,7 @@
 GO      ?= go
 BIN     := bin/livetsm
 # System packages the build and tests need (installed when missing).
-APT_PKGS ?= pkg-config libopencv-dev ffmpeg
+APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 

@@ -5,6 +5,7 @@
 //	livetsm bench [--weights PATH] [--size 224] [--frames 60] [--threads N] [--json]
 //	livetsm synth --y4m PATH [--class NAME] [--frames N] [--live-seconds S] | --stream [--size S] [--frames T] [--seed N]
 //	livetsm --rtsp URL | --camera N | --video PATH | --synthetic [--json] [--weights PATH] ...
+//	livetsm [serve] [--addr 127.0.0.1:8080] [--token T] [--stun URL] ...   the web page
 //
 // Results go to stdout; logs go to stderr.
 package main
@@ -30,6 +31,8 @@ Usage:
   livetsm eval --synthetic [--clips 500] [--seed S]   accuracy and confusion matrix on held-out clips
   livetsm --rtsp URL | --camera N | --video PATH | --synthetic [flags]
                            live recognition (livetsm --help lists the flags)
+  livetsm [serve] [flags]  no source flag: the web page at http://127.0.0.1:8080 —
+                           camera over WebRTC, predictions over a websocket
 
 Results go to stdout, logs to stderr.
 `
@@ -50,10 +53,11 @@ func main() {
 // run dispatches a command line; it is main without the process around it.
 func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return errors.New("no command given")
+		return serveCmd(ctx, nil, stdout, log)
 	}
 	switch args[0] {
+	case "serve":
+		return serveCmd(ctx, args[1:], stdout, log)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, log)
 	case "synth":
@@ -64,9 +68,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)
 		printLiveHelp(stdout)
+		fmt.Fprintln(stdout)
+		printServeHelp(stdout)
 		return nil
 	default:
 		if strings.HasPrefix(args[0], "-") {
+			if !hasSourceFlag(args) {
+				return serveCmd(ctx, args, stdout, log)
+			}
 			return liveCmd(ctx, args, stdout, log)
 		}
 		fmt.Fprint(os.Stderr, usage)
