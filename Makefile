@@ -7,7 +7,7 @@ APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 
-.PHONY: all deps build test vet fuzz demo bench fixtures clean
+.PHONY: all deps build test vet fuzz demo demo-terminal bench fixtures clean
 
 all: build
 
@@ -27,7 +27,7 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/...
+	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/... ./stream ./stream/synth
 
 test: deps vet
 	$(GO) test -count=1 ./...
@@ -38,9 +38,14 @@ test: deps vet
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 60s ./onlinetsm/
 
-# The main job available so far: the engine on the published configuration.
+# The main job: the web page with the embedded default model. Open the printed
+# URL, press Start, make a gesture at the camera. Ctrl-C stops it.
 demo: build
-	./$(BIN) bench --frames 60
+	./$(BIN) --addr $(or $(ADDR),127.0.0.1:8080)
+
+# The same pipeline in a terminal, on synthetic gestures (no camera needed).
+demo-terminal: build
+	./$(BIN) --synthetic
 
 bench: build
 	./$(BIN) bench --frames 200 --threads 2
