@@ -1,15 +1,23 @@
 package kern
 
+import "unsafe"
+
 // Padded planes. A 3×3 convolution with padding 1 reads, for output (oy, ox)
 // and tap t = ky*3+kx, the value q[oy*ra + offs[t] + ox] of a zero-padded
 // copy q of the input plane, so every kernel runs without border tests:
 //
 //   - stride 1: q is the (h+2)×(w+2) plane with a zero border;
 //   - stride 2: q holds the even columns Pe and the odd columns Po of that
-//     padded plane, each (h+2)×(ow+1), so every tap reads contiguously.
+//     padded plane, each (h+2)×(ow+1) followed by planeGap floats, so every
+//     tap reads contiguously.
 
-// planeSlack is how far kernels may read past the last plane.
-const planeSlack = 16
+// planeSlack is how far kernels may read past the last plane; planeGap
+// separates the two halves of a stride-2 plane so that the writes of fillPlane
+// past the end of one half do not reach the other.
+const (
+	planeSlack = 16
+	planeGap   = 8
+)
 
 // planeGeom returns the size ps of one padded plane, its row advance ra per
 // output row and the nine tap offsets, for stride 1 or 2.
@@ -22,7 +30,7 @@ func planeGeom(h, w, stride int) (ps, ra int, offs [9]int) {
 		return (h + 2) * wp, wp, offs
 	}
 	ws := OutSize(w, 2) + 1
-	e := (h + 2) * ws
+	e := (h+2)*ws + planeGap
 	for t := range offs {
 		ky, kx := t/3, t%3
 		offs[t] = ky * ws
@@ -36,57 +44,79 @@ func planeGeom(h, w, stride int) (ps, ra int, offs [9]int) {
 	return 2 * e, 2 * ws, offs
 }
 
-// fillPlane writes the padded form of the h×w plane src into q[:ps].
-func fillPlane(q, src []float32, h, w, stride int) {
+// fillPlane writes the padded form of the h×w plane src into q[:ps]. It may
+// write zeros into q[ps:ps+8]. With borders false it leaves the top and bottom
+// padding rows alone: fillPlane only ever writes zeros there, so a buffer
+// cleared once can be refilled for many planes of one geometry.
+func fillPlane(q, src []float32, h, w, stride int, borders bool) {
+	src = src[:h*w]
 	if stride == 1 {
 		wp := w + 2
-		clear(q[:wp])
-		for y := 0; y < h; y++ {
-			row := q[(y+1)*wp : (y+2)*wp]
-			row[0] = 0
-			copy(row[1:w+1], src[y*w:(y+1)*w])
-			row[w+1] = 0
+		ps := (h + 2) * wp
+		_ = q[:ps+8]
+		if useAsm() {
+			padS1AVX2(&q[wp], unsafe.SliceData(src), h, w)
+		} else {
+			for y := 0; y < h; y++ {
+				row := q[(y+1)*wp : (y+2)*wp]
+				row[0] = 0
+				copy(row[1:w+1], src[y*w:(y+1)*w])
+				row[w+1] = 0
+			}
 		}
-		clear(q[(h+1)*wp : (h+2)*wp])
+		if borders {
+			clear(q[:wp])
+			clear(q[(h+1)*wp : ps])
+		}
 		return
 	}
 	ws := OutSize(w, 2) + 1
-	e := (h + 2) * ws
-	pe, po := q[:e], q[e:2*e]
-	clear(pe[:ws])
-	clear(po[:ws])
-	half := w / 2
-	for y := 0; y < h; y++ {
-		r := (y + 1) * ws
-		er, or := pe[r:r+ws], po[r:r+ws]
-		s := src[y*w : (y+1)*w]
-		er[0] = 0
-		// Padded column 2i+1 is input column 2i (odd plane); padded
-		// column 2i+2 is input column 2i+1 (even plane, index i+1).
-		deint(s, half, or, er[1:])
-		o := half
-		if w&1 != 0 {
-			or[half] = s[w-1]
-			o++
+	e := (h+2)*ws + planeGap
+	_ = q[:2*e]
+	pe, po := q[:e-planeGap], q[e:2*e-planeGap]
+	if useAsm() {
+		padS2AVX2(&pe[ws], &po[ws], unsafe.SliceData(src), h, w, ws)
+	} else {
+		half := w / 2
+		for y := 0; y < h; y++ {
+			r := (y + 1) * ws
+			er, or := pe[r:r+ws], po[r:r+ws]
+			s := src[y*w : (y+1)*w]
+			er[0] = 0
+			// Padded column 2i+1 is input column 2i (odd plane); padded
+			// column 2i+2 is input column 2i+1 (even plane, index i+1).
+			for i := 0; i < half; i++ {
+				or[i] = s[2*i]
+				er[i+1] = s[2*i+1]
+			}
+			o := half
+			if w&1 != 0 {
+				or[half] = s[w-1]
+				o++
+			}
+			clear(or[o:])
+			clear(er[half+1:])
 		}
-		clear(or[o:])
-		clear(er[half+1:])
 	}
-	clear(pe[(h+1)*ws:])
-	clear(po[(h+1)*ws:])
+	if borders {
+		clear(pe[:ws])
+		clear(po[:ws])
+		clear(pe[(h+1)*ws:])
+		clear(po[(h+1)*ws:])
+	}
 }
 
 // dwJob is one depthwise convolution split into channel ranges.
 type dwJob struct {
-	in                    []float32
-	c, h, w, stride       int
-	oh, ow                int
-	wts, bias             []float32
-	relu                  bool
-	out                   []float32
-	chunk                 int
-	ps, ra                int
-	offs                  [9]int
+	in              []float32
+	c, h, w, stride int
+	oh, ow          int
+	wts, bias       []float32
+	relu            bool
+	out             []float32
+	chunk           int
+	ps, ra          int
+	offs            [9]int
 }
 
 func (d *dwJob) task(t int, bufp *[]float32) {
@@ -104,10 +134,10 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 		*bufp = make([]float32, need)
 	}
 	q := (*bufp)[:need]
-	clear(q[d.ps:])
 	for ch := c0; ch < c1; ch++ {
-		fillPlane(q, d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride)
-		dwPlane(d.out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu)
+		// The padding rows stay zero from one channel to the next.
+		fillPlane(q, d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, ch == c0)
+		dwPlane(d.out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu, d.stride == 1)
 	}
 }
 

@@ -20,10 +20,27 @@ type gemmJob struct {
 	res     []float32
 	relu    bool
 	c       []float32
-	nc      int // columns per task (multiple of nr unless it covers n)
-	nbN     int // column blocks
-	ppb     int // A panels per task
+	nc      int       // columns per task (multiple of nr unless it covers n)
+	nbN     int       // column blocks
+	ppb     int       // A panels per task
+	shared  bool      // one column block split over A: B is packed once...
+	pk      []float32 // ...here, by the caller, before the tasks run
+	direct  bool      // few A panels: tiles read B in place, unpacked
 }
+
+// Conv1x1 reads B in place, unpacked, when there are at most directPanels A
+// panels, or at most directPanelsLongK and K ≥ directLongK: packing B costs
+// a pass over it, repaid only when enough A panels reuse it (or the tile loop
+// is short enough for the per-tile call overhead of the direct mode to show).
+const (
+	directPanels      = 8
+	directPanelsLongK = 16
+	directLongK       = 128
+)
+
+// macsPerTask is the work of one task when a big GEMM is split finely for
+// load balance (about 10 µs).
+const macsPerTask = 400_000
 
 // Sources of the B operand.
 const (
@@ -43,7 +60,7 @@ func (g *gemmJob) plan(threads int) int {
 	nbN := (g.n + nc - 1) / nc
 	nbM := 1
 	if threads > 1 {
-		want := 4 * threads
+		want := max(4*threads, min(16*threads, g.m*g.k*g.n/macsPerTask))
 		if nbN < want {
 			nc2 := ((g.n+want-1)/want + nr - 1) &^ (nr - 1)
 			if nc2 >= 64 {
@@ -58,6 +75,9 @@ func (g *gemmJob) plan(threads int) int {
 	ppb := (g.np + nbM - 1) / nbM
 	nbM = (g.np + ppb - 1) / ppb
 	g.nc, g.nbN, g.ppb = nc, nbN, ppb
+	g.shared = nbN == 1 && nbM > 1
+	g.direct = g.mode == srcSplit && !g.shared &&
+		(g.np <= directPanels || g.np <= directPanelsLongK && g.k >= directLongK)
 	return nbN * nbM
 }
 
@@ -70,11 +90,70 @@ func (g *gemmJob) task(t int, bufp *[]float32) {
 	w := j1 - j0
 	npan := (w + nr - 1) / nr
 	K, n := g.k, g.n
-	need := npan * K * nr
-	if cap(*bufp) < need {
-		*bufp = make([]float32, need)
+	if g.direct {
+		g.taskDirect(j0, j1, p0, p1, bufp)
+		return
 	}
-	pk := (*bufp)[:need]
+	pk := g.pk
+	if !g.shared {
+		need := npan * K * nr
+		if cap(*bufp) < need {
+			*bufp = make([]float32, need)
+		}
+		pk = (*bufp)[:need]
+		g.pack(pk, j0, w)
+	}
+	lastCols := w - (npan-1)*nr
+	for p := p0; p < p1; p++ {
+		m0 := p * mr
+		rows := min(mr, g.m-m0)
+		var res []float32
+		if g.res != nil {
+			res = g.res[m0*n+j0:]
+		}
+		gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], packed(pk, K), g.c[m0*n+j0:], n, g.bias[m0:m0+rows], res, n, rows, lastCols, npan, g.relu)
+	}
+}
+
+// taskDirect computes columns [j0, j1) × A panels [p0, p1) reading B in
+// place, one column panel at a time so that it stays in L1 across the A
+// panels. A partial last panel is packed, since a tile reads nr columns.
+func (g *gemmJob) taskDirect(j0, j1, p0, p1 int, bufp *[]float32) {
+	K, n := g.k, g.n
+	for jj := j0; jj < j1; jj += nr {
+		cols := min(nr, j1-jj)
+		var bs bsrc
+		if cols == nr {
+			bs = bsrc{ldb: n, k0: g.k0}
+			if g.k0 > 0 {
+				bs.b = g.b0[jj:]
+			}
+			if K > g.k0 {
+				bs.b1 = g.b1[jj:]
+			}
+		} else {
+			need := K * nr
+			if cap(*bufp) < need {
+				*bufp = make([]float32, need)
+			}
+			pk := (*bufp)[:need]
+			g.packSplit(pk, jj, cols)
+			bs = packed(pk, K)
+		}
+		for p := p0; p < p1; p++ {
+			m0 := p * mr
+			rows := min(mr, g.m-m0)
+			var res []float32
+			if g.res != nil {
+				res = g.res[m0*n+jj:]
+			}
+			gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], bs, g.c[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, 1, g.relu)
+		}
+	}
+}
+
+// pack packs columns [j0, j0+w) of B into pk.
+func (g *gemmJob) pack(pk []float32, j0, w int) {
 	switch g.mode {
 	case srcSplit:
 		g.packSplit(pk, j0, w)
@@ -83,73 +162,50 @@ func (g *gemmJob) task(t int, bufp *[]float32) {
 	default:
 		g.packGather(pk, j0, w)
 	}
-	var zero [mr]float32
-	for p := p0; p < p1; p++ {
-		a := g.ap[p*K*mr : (p+1)*K*mr]
-		m0 := p * mr
-		rows := min(mr, g.m-m0)
-		for q := 0; q < npan; q++ {
-			jj := j0 + q*nr
-			cols := min(nr, j1-jj)
-			b := pk[q*K*nr : (q+1)*K*nr]
-			if rows == mr && cols == nr {
-				var res []float32
-				if g.res != nil {
-					res = g.res[m0*n+jj:]
-				}
-				tile(K, a, b, g.c[m0*n+jj:], n, g.bias[m0:m0+mr], res, n, g.relu)
-				continue
-			}
-			// Edge tile: compute into a temporary, then apply the
-			// epilogue to the valid rows × cols.
-			var tmp [mr * nr]float32
-			tile(K, a, b, tmp[:], nr, zero[:], nil, 0, false)
-			for r := 0; r < rows; r++ {
-				m := m0 + r
-				dst := g.c[m*n+jj : m*n+jj+cols]
-				bi := g.bias[m]
-				var rr []float32
-				if g.res != nil {
-					rr = g.res[m*n+jj : m*n+jj+cols]
-				}
-				for j := range dst {
-					v := tmp[r*nr+j] + bi
-					if rr != nil {
-						v += rr[j]
-					}
-					if g.relu {
-						v = relu6(v)
-					}
-					dst[j] = v
-				}
-			}
+}
+
+// prepare runs on the caller before the tasks: it packs the shared B block.
+func (g *gemmJob) prepare(s *Scratch) {
+	if !g.shared {
+		return
+	}
+	s.pack = grow(s.pack, (g.n+nr-1)/nr*g.k*nr)
+	g.pk = s.pack
+	g.pack(g.pk, 0, g.n)
+}
+
+// packSplit packs columns [j0, j0+w) of B (rows from b0 then b1) into
+// panels of nr columns: pk[q*K*nr + k*nr + j] = B[k][j0+q*nr+j]. Columns of
+// a partial last panel past w hold arbitrary values: tiles never store them.
+func (g *gemmJob) packSplit(pk []float32, j0, w int) {
+	K, n, k0 := g.k, g.n, g.k0
+	ps := K * nr
+	for j := 0; j < w; j += nr {
+		d := pk[j/nr*ps : (j/nr+1)*ps]
+		cols := min(nr, w-j)
+		if k0 > 0 {
+			copyRows(d, g.b0, j0+j, n, k0, cols)
+		}
+		if K > k0 {
+			copyRows(d[k0*nr:], g.b1, j0+j, n, K-k0, cols)
 		}
 	}
 }
 
-// packSplit packs columns [j0, j0+w) of B (rows from b0 then b1) into
-// panels of nr columns: pk[q*K*nr + k*nr + j] = B[k][j0+q*nr+j].
-func (g *gemmJob) packSplit(pk []float32, j0, w int) {
-	K, n := g.k, g.n
-	ps := K * nr
-	for k := 0; k < K; k++ {
-		var src []float32
-		if k < g.k0 {
-			src = g.b0[k*n+j0 : k*n+j0+w]
-		} else {
-			src = g.b1[(k-g.k0)*n+j0 : (k-g.k0)*n+j0+w]
+// copyRows sets d[k*nr:][:cols] = src[base+k*n:][:cols] for k < rows,
+// copying whole rows of nr floats where src is long enough.
+func copyRows(d, src []float32, base, n, rows, cols int) {
+	full := rows
+	if cols < nr {
+		// Rows whose nr-float read stays inside src.
+		full = 0
+		if room := len(src) - base - nr; room >= 0 {
+			full = min(rows, room/n+1)
 		}
-		off := k * nr
-		j := 0
-		for ; j+nr <= w; j += nr {
-			*(*[nr]float32)(pk[off:]) = *(*[nr]float32)(src[j:])
-			off += ps
-		}
-		if j < w {
-			d := pk[off : off+nr]
-			copy(d, src[j:])
-			clear(d[w-j:])
-		}
+	}
+	copy16(d, src[base:], n, full)
+	for k := full; k < rows; k++ {
+		copy(d[k*nr:k*nr+cols], src[base+k*n:base+k*n+cols])
 	}
 }
 
@@ -163,10 +219,7 @@ func (g *gemmJob) packPlanes(pk []float32, j0, w int) {
 		cols := min(nr, w-q*nr)
 		oy, ox := j/ow, j%ow
 		if cols == nr && ox+nr <= ow {
-			base := oy*g.ra + ox
-			for k, o := range g.qoff[:K] {
-				*(*[nr]float32)(pk[off+k*nr:]) = *(*[nr]float32)(g.q[o+base:])
-			}
+			gather16(pk[off:off+ps], g.q, g.qoff[:K], oy*g.ra+ox)
 			continue
 		}
 		for c := 0; c < nr; c++ {

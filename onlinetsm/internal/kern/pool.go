@@ -4,17 +4,24 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool runs the parallel parts of the kernels. It is safe for concurrent use
 // by many callers; a caller always takes part in its own work, so progress
 // never depends on a free worker.
 //
-// A Pool keeps Threads()−1 worker goroutines alive until Close. A nil *Pool
-// is valid and runs every kernel on the calling goroutine alone.
+// A Pool keeps Threads()−1 worker goroutines alive until Close. A call offers
+// its job to the workers that are idle at that moment, works through the
+// job's tasks itself alongside them, and withdraws the offers no worker has
+// taken by the time all tasks are claimed. An idle worker spins briefly
+// before it sleeps, so back-to-back kernel calls start without a scheduler
+// round trip; spinning yields the core now and then, so a machine with fewer
+// free cores than threads degrades gracefully. A nil *Pool is valid and runs
+// every kernel on the calling goroutine alone.
 type Pool struct {
 	threads int
-	work    chan *job // unbuffered: a send succeeds only to an idle worker
+	workers []*worker
 	quit    chan struct{}
 	done    sync.WaitGroup
 	closed  atomic.Bool
@@ -22,6 +29,28 @@ type Pool struct {
 	mu   sync.Mutex
 	free []*job
 }
+
+// worker is one persistent helper goroutine.
+type worker struct {
+	// job is nil when the worker is idle, the offered job until the
+	// worker takes it (or the caller revokes it), then taken until the
+	// worker is done with it.
+	job      atomic.Pointer[job]
+	sleeping atomic.Bool
+	wake     chan struct{} // capacity 1
+}
+
+// taken marks a worker slot whose job is being worked on.
+var taken = new(job)
+
+// Spin budgets: an idle worker polls for a new job, and a caller polls for
+// its helpers to finish, this long before blocking. Short enough not to
+// waste much of a loaded machine, long enough to bridge the gap between the
+// back-to-back kernel calls of a frame.
+const (
+	workerSpin = 40 * time.Microsecond
+	callerSpin = 20 * time.Microsecond
+)
 
 // NewPool returns a pool that splits work across threads goroutines
 // (threads ≤ 0 means runtime.GOMAXPROCS(0)): the caller of a kernel plus
@@ -32,12 +61,13 @@ func NewPool(threads int) *Pool {
 	}
 	p := &Pool{
 		threads: threads,
-		work:    make(chan *job),
 		quit:    make(chan struct{}),
 	}
 	for i := 1; i < threads; i++ {
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
 		p.done.Add(1)
-		go p.worker()
+		go p.work(w)
 	}
 	return p
 }
@@ -60,17 +90,60 @@ func (p *Pool) Close() {
 	p.done.Wait()
 }
 
-func (p *Pool) worker() {
+func (p *Pool) work(w *worker) {
 	defer p.done.Done()
 	var buf []float32 // this worker's packing / padding buffer
 	for {
-		select {
-		case j := <-p.work:
-			j.drain(&buf)
-			j.wg.Done()
-		case <-p.quit:
+		j := w.await(p.quit)
+		if j == nil {
 			return
 		}
+		j.drain(&buf)
+		w.job.Store(nil)
+		j.pending.Add(-1)
+		j.wg.Done() // last touch of j
+	}
+}
+
+// take claims the job offered to w, if any.
+func (w *worker) take() *job {
+	j := w.job.Load()
+	if j == nil || j == taken || !w.job.CompareAndSwap(j, taken) {
+		return nil
+	}
+	return j
+}
+
+// await returns the next job offered to w, or nil once quit is closed.
+func (w *worker) await(quit <-chan struct{}) *job {
+	for {
+		start := time.Now()
+		for spin := 1; ; spin++ {
+			if j := w.take(); j != nil {
+				return j
+			}
+			if spin&63 == 0 {
+				if time.Since(start) >= workerSpin {
+					break
+				}
+				osYield()
+			}
+		}
+		// Sleep. The caller stores the job before it reads sleeping,
+		// so either we see the job here or it sees sleeping and sends
+		// a wake-up.
+		w.sleeping.Store(true)
+		if j := w.take(); j != nil {
+			w.sleeping.Store(false)
+			return j
+		}
+		select {
+		case <-w.wake:
+		case <-quit:
+			w.sleeping.Store(false)
+			return nil
+		}
+		w.sleeping.Store(false)
 	}
 }
 
@@ -83,13 +156,14 @@ const (
 // job is one kernel call split into ntask independent tasks. Jobs are
 // recycled through the pool's free list, so a call does not allocate.
 type job struct {
-	kind  int
-	ntask int
-	next  atomic.Int64
-	wg    sync.WaitGroup
-	g     gemmJob
-	d     dwJob
-	buf   []float32 // the caller's buffer for kernels without a Scratch
+	kind    int
+	ntask   int
+	next    atomic.Int64 // next task to take
+	pending atomic.Int32 // helpers still working
+	wg      sync.WaitGroup
+	g       gemmJob
+	d       dwJob
+	buf     []float32 // the caller's buffer for kernels without a Scratch
 }
 
 func (j *job) drain(buf *[]float32) {
@@ -147,19 +221,51 @@ func (p *Pool) putJob(j *job) {
 // task beyond the first), works on it itself with buf, and waits for helpers.
 func (p *Pool) run(j *job, buf *[]float32) {
 	j.next.Store(0)
-	if p != nil && !p.closed.Load() {
-		helpers := min(p.threads-1, j.ntask-1)
-		for i := 0; i < helpers; i++ {
-			j.wg.Add(1)
-			select {
-			case p.work <- j:
-				continue
-			default:
-				j.wg.Done()
+	helpers := 0
+	if p != nil && j.ntask > 1 && !p.closed.Load() {
+		want := min(len(p.workers), j.ntask-1)
+		for _, w := range p.workers {
+			if helpers == want {
+				break
 			}
-			break
+			if w.job.Load() != nil {
+				continue
+			}
+			j.pending.Add(1)
+			j.wg.Add(1)
+			if !w.job.CompareAndSwap(nil, j) {
+				j.pending.Add(-1)
+				j.wg.Done()
+				continue
+			}
+			helpers++
+			if w.sleeping.Load() {
+				select {
+				case w.wake <- struct{}{}:
+				default:
+				}
+			}
 		}
 	}
 	j.drain(buf)
-	j.wg.Wait()
+	if helpers > 0 {
+		// Revoke the offers no worker has taken yet: all tasks are
+		// claimed, and a worker the OS has not run must not delay us.
+		for _, w := range p.workers {
+			if w.job.CompareAndSwap(j, nil) {
+				j.pending.Add(-1)
+				j.wg.Done()
+			}
+		}
+		start := time.Now()
+		for spin := 1; j.pending.Load() > 0; spin++ {
+			if spin&63 == 0 {
+				if time.Since(start) >= callerSpin {
+					break
+				}
+				osYield()
+			}
+		}
+		j.wg.Wait()
+	}
 }

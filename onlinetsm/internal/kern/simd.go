@@ -30,33 +30,73 @@ const (
 	nr = 16 // columns of B (pixels) per packed panel
 )
 
-// tile computes the full mr×nr tile c[r*ldc+j] = act(Σ_k a[k*mr+r]·b[k*nr+j]
-// + bias[r] + res[r*ldr+j]); res may be nil.
-func tile(k int, a, b, c []float32, ldc int, bias, res []float32, ldr int, relu bool) {
+// bsrc locates the B operand of a run of GEMM tiles: row kk of tile t is
+// b[t*pstride+kk*ldb:][:nr] for kk < k0 and b1[t*pstride+(kk-k0)*ldb:][:nr]
+// after. Packed panels have ldb = nr, pstride = k·nr, k0 = k.
+type bsrc struct {
+	b, b1        []float32
+	ldb, pstride int
+	k0           int
+}
+
+// packed returns the bsrc of k×nr panels stored one after another in b.
+func packed(b []float32, k int) bsrc {
+	return bsrc{b: b, ldb: nr, pstride: k * nr, k0: k}
+}
+
+// gemmTiles computes rows (≤ mr) rows of np tiles side by side, the last one
+// cols (≤ nr) wide: c[r*ldc+t*nr+j] = act(Σ_kk a[kk*mr+r]·B_t[kk][j] + bias[r]
+// + res[r*ldr+t*nr+j]); res may be nil.
+func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []float32, ldr, rows, cols, np int, relu bool) {
+	if rows < 1 || rows > mr || cols < 1 || cols > nr || np < 1 || bs.k0 < 0 || bs.k0 > k {
+		panic("kern: gemmTiles: bad size")
+	}
+	width := (np-1)*nr + cols
 	_ = a[:k*mr]
-	_ = b[:k*nr]
-	_ = c[:(mr-1)*ldc+nr]
-	_ = bias[:mr]
+	if bs.k0 > 0 {
+		_ = bs.b[:(np-1)*bs.pstride+(bs.k0-1)*bs.ldb+nr]
+	}
+	if k > bs.k0 {
+		_ = bs.b1[:(np-1)*bs.pstride+(k-bs.k0-1)*bs.ldb+nr]
+	}
+	_ = c[:(rows-1)*ldc+width]
+	_ = bias[:rows]
 	if res != nil {
-		_ = res[:(mr-1)*ldr+nr]
+		_ = res[:(rows-1)*ldr+width]
 	}
 	if useAsm() {
 		flags := 0
 		if relu {
 			flags = 1
 		}
-		sgemm6x16(k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc,
-			unsafe.SliceData(bias), unsafe.SliceData(res), ldr, flags)
+		sgemm6x16(k, unsafe.SliceData(a), unsafe.SliceData(bs.b), unsafe.SliceData(c), ldc,
+			unsafe.SliceData(bias), unsafe.SliceData(res), ldr, rows, cols, np, flags,
+			4*bs.ldb, 4*bs.pstride, bs.k0, unsafe.SliceData(bs.b1))
 		return
 	}
-	tileGo(k, a, b, c, ldc, bias, res, ldr, relu)
+	for t := 0; t < np; t++ {
+		var rs []float32
+		if res != nil {
+			rs = res[t*nr:]
+		}
+		w := nr
+		if t == np-1 {
+			w = cols
+		}
+		tileGo(k, a, bs, t*bs.pstride, c[t*nr:], ldc, bias, rs, ldr, rows, w, relu)
+	}
 }
 
-func tileGo(k int, a, b, c []float32, ldc int, bias, res []float32, ldr int, relu bool) {
+func tileGo(k int, a []float32, bs bsrc, off int, c []float32, ldc int, bias, res []float32, ldr, rows, cols int, relu bool) {
 	var acc [mr][nr]float32
 	for kk := 0; kk < k; kk++ {
 		av := (*[mr]float32)(a[kk*mr:])
-		bv := (*[nr]float32)(b[kk*nr:])
+		var bv *[nr]float32
+		if kk < bs.k0 {
+			bv = (*[nr]float32)(bs.b[off+kk*bs.ldb:])
+		} else {
+			bv = (*[nr]float32)(bs.b1[off+(kk-bs.k0)*bs.ldb:])
+		}
 		for r := 0; r < mr; r++ {
 			x := av[r]
 			row := &acc[r]
@@ -68,14 +108,14 @@ func tileGo(k int, a, b, c []float32, ldc int, bias, res []float32, ldr int, rel
 			}
 		}
 	}
-	for r := 0; r < mr; r++ {
-		dst := (*[nr]float32)(c[r*ldc:])
+	for r := 0; r < rows; r++ {
+		dst := c[r*ldc : r*ldc+cols]
 		bi := bias[r]
-		var rr *[nr]float32
+		var rr []float32
 		if res != nil {
-			rr = (*[nr]float32)(res[r*ldr:])
+			rr = res[r*ldr : r*ldr+cols]
 		}
-		for j := 0; j < nr; j++ {
+		for j := range dst {
 			v := acc[r][j] + bi
 			if rr != nil {
 				v += rr[j]
@@ -99,8 +139,9 @@ func relu6(v float32) float32 {
 }
 
 // dwPlane computes dst[oy*ow+ox] = act(bias + Σ_t f[t]·q[oy*ra+offs[t]+ox])
-// for oy < oh, ox < ow. q must extend 8 floats past the last tap read.
-func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, relu bool) {
+// for oy < oh, ox < ow. q must extend 8 floats past the last tap read. s1
+// says that offs is the stride-1 pattern offs[t] = (t/3)·ra + t%3.
+func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, relu, s1 bool) {
 	if oh <= 0 || ow <= 0 {
 		return
 	}
@@ -118,6 +159,14 @@ func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias f
 		r := 0
 		if relu {
 			r = 1
+		}
+		if s1 && oh >= 2 && ow >= 8 {
+			pairs := oh &^ 1
+			dwPairS1AVX2(unsafe.SliceData(dst), unsafe.SliceData(q), ra, pairs, ow, unsafe.SliceData(f), &bias, r)
+			if pairs == oh {
+				return
+			}
+			dst, q, oh = dst[pairs*ow:], q[pairs*ra:], 1
 		}
 		dwPlaneAVX2(unsafe.SliceData(dst), unsafe.SliceData(q), offs, ra, oh, ow, unsafe.SliceData(f), &bias, r)
 		return
@@ -150,23 +199,38 @@ func dwPlaneGo(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias
 	}
 }
 
-// deint writes ev[i] = src[2i], od[i] = src[2i+1] for i < n.
-func deint(src []float32, n int, ev, od []float32) {
+// gather16 copies len(offs) rows of nr floats: dst[k*nr:][:nr] =
+// src[offs[k]+base:][:nr]. Offsets must be non-negative.
+func gather16(dst, src []float32, offs []int, base int) {
+	n := len(offs)
+	if n == 0 {
+		return
+	}
+	_ = dst[:n*nr]
+	if useAsm() {
+		for _, o := range offs {
+			_ = src[o+base : o+base+nr]
+		}
+		gather16AVX2(unsafe.SliceData(dst), unsafe.SliceData(src), unsafe.SliceData(offs), n, base)
+		return
+	}
+	for k, o := range offs {
+		copy(dst[k*nr:k*nr+nr], src[o+base:o+base+nr])
+	}
+}
+
+// copy16 copies n rows of nr floats: dst[k*nr:][:nr] = src[k*stride:][:nr].
+func copy16(dst, src []float32, stride, n int) {
 	if n <= 0 {
 		return
 	}
-	_ = src[:2*n]
-	_ = ev[:n]
-	_ = od[:n]
+	_ = dst[:n*nr]
+	_ = src[:(n-1)*stride+nr]
 	if useAsm() {
-		deintAVX2(unsafe.SliceData(src), n, unsafe.SliceData(ev), unsafe.SliceData(od))
+		copy16AVX2(unsafe.SliceData(dst), unsafe.SliceData(src), stride, n)
 		return
 	}
-	src = src[:2*n]
-	ev = ev[:n]
-	od = od[:n]
-	for i := range ev {
-		ev[i] = src[2*i]
-		od[i] = src[2*i+1]
+	for k := 0; k < n; k++ {
+		*(*[nr]float32)(dst[k*nr:]) = *(*[nr]float32)(src[k*stride:])
 	}
 }

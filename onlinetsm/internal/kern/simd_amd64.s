@@ -22,35 +22,84 @@ DATA masktab<>+56(SB)/4, $0
 DATA masktab<>+60(SB)/4, $0
 GLOBL masktab<>(SB), RODATA|NOPTR, $64
 
-// One rank-1 update of the 6×16 accumulators Y0..Y11 from the packed A
-// column at SI+aoff and the packed B row at DI+boff.
-#define RANK1(aoff, boff) \
-	VMOVUPS boff(DI), Y12 \
-	VMOVUPS boff+32(DI), Y13 \
-	VBROADCASTSS aoff(SI), Y14 \
-	VFMADD231PS Y12, Y14, Y0 \
-	VFMADD231PS Y13, Y14, Y1 \
-	VBROADCASTSS aoff+4(SI), Y15 \
-	VFMADD231PS Y12, Y15, Y2 \
-	VFMADD231PS Y13, Y15, Y3 \
-	VBROADCASTSS aoff+8(SI), Y14 \
-	VFMADD231PS Y12, Y14, Y4 \
-	VFMADD231PS Y13, Y14, Y5 \
-	VBROADCASTSS aoff+12(SI), Y15 \
-	VFMADD231PS Y12, Y15, Y6 \
-	VFMADD231PS Y13, Y15, Y7 \
-	VBROADCASTSS aoff+16(SI), Y14 \
-	VFMADD231PS Y12, Y14, Y8 \
-	VFMADD231PS Y13, Y14, Y9 \
-	VBROADCASTSS aoff+20(SI), Y15 \
-	VFMADD231PS Y12, Y15, Y10 \
-	VFMADD231PS Y13, Y15, Y11
+// Clamp bounds for the GEMM epilogue (NaN-preserving operand order): 8×0, 8×6 (ReLU6), then 8×-inf, 8×+inf.
+DATA bounds<>+0(SB)/4, $0
+DATA bounds<>+4(SB)/4, $0
+DATA bounds<>+8(SB)/4, $0
+DATA bounds<>+12(SB)/4, $0
+DATA bounds<>+16(SB)/4, $0
+DATA bounds<>+20(SB)/4, $0
+DATA bounds<>+24(SB)/4, $0
+DATA bounds<>+28(SB)/4, $0
+DATA bounds<>+32(SB)/4, $0x40c00000
+DATA bounds<>+36(SB)/4, $0x40c00000
+DATA bounds<>+40(SB)/4, $0x40c00000
+DATA bounds<>+44(SB)/4, $0x40c00000
+DATA bounds<>+48(SB)/4, $0x40c00000
+DATA bounds<>+52(SB)/4, $0x40c00000
+DATA bounds<>+56(SB)/4, $0x40c00000
+DATA bounds<>+60(SB)/4, $0x40c00000
+DATA bounds<>+64(SB)/4, $0xff800000
+DATA bounds<>+68(SB)/4, $0xff800000
+DATA bounds<>+72(SB)/4, $0xff800000
+DATA bounds<>+76(SB)/4, $0xff800000
+DATA bounds<>+80(SB)/4, $0xff800000
+DATA bounds<>+84(SB)/4, $0xff800000
+DATA bounds<>+88(SB)/4, $0xff800000
+DATA bounds<>+92(SB)/4, $0xff800000
+DATA bounds<>+96(SB)/4, $0x7f800000
+DATA bounds<>+100(SB)/4, $0x7f800000
+DATA bounds<>+104(SB)/4, $0x7f800000
+DATA bounds<>+108(SB)/4, $0x7f800000
+DATA bounds<>+112(SB)/4, $0x7f800000
+DATA bounds<>+116(SB)/4, $0x7f800000
+DATA bounds<>+120(SB)/4, $0x7f800000
+DATA bounds<>+124(SB)/4, $0x7f800000
+GLOBL bounds<>(SB), RODATA|NOPTR, $128
 
-// func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr int, flags int)
-TEXT ·sgemm6x16(SB), NOSPLIT, $0-72
-	MOVQ k+0(FP), CX
+// func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
+//
+// Row kk of the B operand of a tile is at b + kk*ldb bytes for kk < k0 and at
+// b1 + (kk-k0)*ldb after; successive tiles start pstride bytes further on
+// (in b and b1) and 16 floats further on in c and res.
+//
+// Locals: 0(SP) B of this tile, 8(SP) C, 16(SP) res (or 0), 24(SP) tiles
+// left, 32(SP) columns of this tile, 40(SP) b1 of this tile.
+TEXT ·sgemm6x16(SB), NOSPLIT, $48-128
+	MOVQ np+80(FP), AX
+	TESTQ AX, AX
+	JEQ  ret
+	MOVQ AX, 24(SP)
+	MOVQ b+16(FP), AX
+	MOVQ AX, 0(SP)
+	MOVQ c+24(FP), AX
+	MOVQ AX, 8(SP)
+	MOVQ res+48(FP), AX
+	MOVQ AX, 16(SP)
+	MOVQ b1+120(FP), AX
+	MOVQ AX, 40(SP)
+	MOVQ $16, 32(SP)
+	CMPQ 24(SP), $1
+	JNE  tile
+	MOVQ cols+72(FP), AX
+	MOVQ AX, 32(SP)
+
+tile:
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
+	MOVQ 0(SP), DI
+	MOVQ k0+112(FP), CX
+	MOVQ k+0(FP), BX
+	SUBQ CX, BX // rows of the second segment
+	MOVQ ldb+96(FP), R13
+	LEAQ (R13)(R13*2), R14
+	// Prefetch pointer DX: 8 rows ahead in packed panels, else the
+	// same rows of the next tile.
+	MOVQ $64, R12
+	CMPQ R13, $64
+	JNE  pfset
+	MOVQ $512, R12
+pfset:
+	LEAQ (DI)(R12*1), DX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -64,152 +113,539 @@ TEXT ·sgemm6x16(SB), NOSPLIT, $0-72
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 
+	MOVQ 32(SP), AX
+	CMPQ AX, $8
+	JLE  narrow
+
 loop4:
 	CMPQ CX, $4
 	JLT  loop1
-	PREFETCHT0 512(DI)
-	RANK1(0, 0)
-	RANK1(24, 64)
-	PREFETCHT0 576(DI)
-	RANK1(48, 128)
-	RANK1(72, 192)
+	PREFETCHT0 (DX)
+	PREFETCHT0 (DX)(R13*1)
+	PREFETCHT0 (DX)(R13*2)
+	PREFETCHT0 (DX)(R14*1)
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	VMOVUPS (DI)(R13*1), Y12
+	VMOVUPS 32(DI)(R13*1), Y13
+	VBROADCASTSS 24(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 28(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 36(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 40(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 44(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	VMOVUPS (DI)(R13*2), Y12
+	VMOVUPS 32(DI)(R13*2), Y13
+	VBROADCASTSS 48(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 52(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 56(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 60(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 64(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 68(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	VMOVUPS (DI)(R14*1), Y12
+	VMOVUPS 32(DI)(R14*1), Y13
+	VBROADCASTSS 72(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 76(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 80(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 84(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 88(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 92(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
 	ADDQ $96, SI
-	ADDQ $256, DI
+	LEAQ (DI)(R13*4), DI
+	LEAQ (DX)(R13*4), DX
 	SUBQ $4, CX
 	JMP  loop4
-
 loop1:
 	TESTQ CX, CX
+	JEQ   seg
+	PREFETCHT0 (DX)
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	ADDQ $24, SI
+	ADDQ R13, DI
+	ADDQ R13, DX
+	DECQ CX
+	JMP  loop1
+seg:
+	// Switch to the second segment, if any.
+	TESTQ BX, BX
 	JEQ   epilogue
-	RANK1(0, 0)
-	ADDQ  $24, SI
-	ADDQ  $64, DI
-	DECQ  CX
-	JMP   loop1
+	MOVQ BX, CX
+	XORQ BX, BX
+	MOVQ 40(SP), DI
+	LEAQ (DI)(R12*1), DX
+	JMP  loop4
+
+narrow:
+	// At most 8 columns: even k into Y0,Y2,..,Y10, odd k into Y1,Y3,..,Y11.
+	CMPQ CX, $2
+	JLT  narrow1
+	PREFETCHT0 (DX)
+	PREFETCHT0 (DX)(R13*1)
+	VMOVUPS (DI), Y12
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VMOVUPS (DI)(R13*1), Y12
+	VBROADCASTSS 24(SI), Y14
+	VFMADD231PS Y12, Y14, Y1
+	VBROADCASTSS 28(SI), Y15
+	VFMADD231PS Y12, Y15, Y3
+	VBROADCASTSS 32(SI), Y14
+	VFMADD231PS Y12, Y14, Y5
+	VBROADCASTSS 36(SI), Y15
+	VFMADD231PS Y12, Y15, Y7
+	VBROADCASTSS 40(SI), Y14
+	VFMADD231PS Y12, Y14, Y9
+	VBROADCASTSS 44(SI), Y15
+	VFMADD231PS Y12, Y15, Y11
+	ADDQ $48, SI
+	LEAQ (DI)(R13*2), DI
+	LEAQ (DX)(R13*2), DX
+	SUBQ $2, CX
+	JMP  narrow
+narrow1:
+	TESTQ CX, CX
+	JEQ   nseg
+	VMOVUPS (DI), Y12
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	ADDQ $24, SI
+	ADDQ R13, DI
+nseg:
+	TESTQ BX, BX
+	JEQ   narrowsum
+	MOVQ BX, CX
+	XORQ BX, BX
+	MOVQ 40(SP), DI
+	LEAQ (DI)(R12*1), DX
+	JMP  narrow
+narrowsum:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y5, Y4, Y4
+	VADDPS Y7, Y6, Y6
+	VADDPS Y9, Y8, Y8
+	VADDPS Y11, Y10, Y10
 
 epilogue:
-	MOVQ c+24(FP), DI
+	MOVQ 8(SP), DI
 	MOVQ ldc+32(FP), DX
 	SHLQ $2, DX
 	MOVQ bias+40(FP), BX
+	MOVQ 16(SP), R8
+	MOVQ ldr+56(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+64(FP), R10
+	// R11 = clamp bounds: [0, 6] for ReLU6, [-inf, +inf] otherwise.
+	LEAQ bounds<>(SB), R11
+	MOVQ flags+88(FP), AX
+	TESTQ $1, AX
+	JNE  boundsok
+	ADDQ $64, R11
+boundsok:
+	MOVQ 32(SP), AX
+	CMPQ AX, $16
+	JNE  masked
+	VMOVUPS (R11), Y14
+	VMOVUPS 32(R11), Y15
 	VBROADCASTSS 0(BX), Y12
-	VBROADCASTSS 4(BX), Y13
 	VADDPS Y12, Y0, Y0
 	VADDPS Y12, Y1, Y1
-	VADDPS Y13, Y2, Y2
-	VADDPS Y13, Y3, Y3
-	VBROADCASTSS 8(BX), Y12
-	VBROADCASTSS 12(BX), Y13
-	VADDPS Y12, Y4, Y4
-	VADDPS Y12, Y5, Y5
-	VADDPS Y13, Y6, Y6
-	VADDPS Y13, Y7, Y7
-	VBROADCASTSS 16(BX), Y12
-	VBROADCASTSS 20(BX), Y13
-	VADDPS Y12, Y8, Y8
-	VADDPS Y12, Y9, Y9
-	VADDPS Y13, Y10, Y10
-	VADDPS Y13, Y11, Y11
-
-	MOVQ  res+48(FP), R8
 	TESTQ R8, R8
-	JEQ   act
-	MOVQ  ldr+56(FP), R9
-	SHLQ  $2, R9
+	JEQ  fnores0
 	VADDPS (R8), Y0, Y0
 	VADDPS 32(R8), Y1, Y1
-	ADDQ   R9, R8
-	VADDPS (R8), Y2, Y2
-	VADDPS 32(R8), Y3, Y3
-	ADDQ   R9, R8
-	VADDPS (R8), Y4, Y4
-	VADDPS 32(R8), Y5, Y5
-	ADDQ   R9, R8
-	VADDPS (R8), Y6, Y6
-	VADDPS 32(R8), Y7, Y7
-	ADDQ   R9, R8
-	VADDPS (R8), Y8, Y8
-	VADDPS 32(R8), Y9, Y9
-	ADDQ   R9, R8
-	VADDPS (R8), Y10, Y10
-	VADDPS 32(R8), Y11, Y11
-
-act:
-	MOVQ  flags+64(FP), AX
-	TESTQ $1, AX
-	JEQ   store
-	VXORPS       Y12, Y12, Y12
-	MOVL         $0x40c00000, AX
-	MOVQ         AX, X13
-	VBROADCASTSS X13, Y13
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
-	VMINPS Y13, Y0, Y0
-	VMINPS Y13, Y1, Y1
-	VMINPS Y13, Y2, Y2
-	VMINPS Y13, Y3, Y3
-	VMINPS Y13, Y4, Y4
-	VMINPS Y13, Y5, Y5
-	VMINPS Y13, Y6, Y6
-	VMINPS Y13, Y7, Y7
-	VMINPS Y13, Y8, Y8
-	VMINPS Y13, Y9, Y9
-	VMINPS Y13, Y10, Y10
-	VMINPS Y13, Y11, Y11
-
-store:
+	ADDQ R9, R8
+fnores0:
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMINPS Y0, Y15, Y0
+	VMINPS Y1, Y15, Y1
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y1, 32(DI)
-	ADDQ    DX, DI
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 4(BX), Y12
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	TESTQ R8, R8
+	JEQ  fnores1
+	VADDPS (R8), Y2, Y2
+	VADDPS 32(R8), Y3, Y3
+	ADDQ R9, R8
+fnores1:
+	VMAXPS Y2, Y14, Y2
+	VMAXPS Y3, Y14, Y3
+	VMINPS Y2, Y15, Y2
+	VMINPS Y3, Y15, Y3
 	VMOVUPS Y2, (DI)
 	VMOVUPS Y3, 32(DI)
-	ADDQ    DX, DI
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 8(BX), Y12
+	VADDPS Y12, Y4, Y4
+	VADDPS Y12, Y5, Y5
+	TESTQ R8, R8
+	JEQ  fnores2
+	VADDPS (R8), Y4, Y4
+	VADDPS 32(R8), Y5, Y5
+	ADDQ R9, R8
+fnores2:
+	VMAXPS Y4, Y14, Y4
+	VMAXPS Y5, Y14, Y5
+	VMINPS Y4, Y15, Y4
+	VMINPS Y5, Y15, Y5
 	VMOVUPS Y4, (DI)
 	VMOVUPS Y5, 32(DI)
-	ADDQ    DX, DI
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 12(BX), Y12
+	VADDPS Y12, Y6, Y6
+	VADDPS Y12, Y7, Y7
+	TESTQ R8, R8
+	JEQ  fnores3
+	VADDPS (R8), Y6, Y6
+	VADDPS 32(R8), Y7, Y7
+	ADDQ R9, R8
+fnores3:
+	VMAXPS Y6, Y14, Y6
+	VMAXPS Y7, Y14, Y7
+	VMINPS Y6, Y15, Y6
+	VMINPS Y7, Y15, Y7
 	VMOVUPS Y6, (DI)
 	VMOVUPS Y7, 32(DI)
-	ADDQ    DX, DI
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 16(BX), Y12
+	VADDPS Y12, Y8, Y8
+	VADDPS Y12, Y9, Y9
+	TESTQ R8, R8
+	JEQ  fnores4
+	VADDPS (R8), Y8, Y8
+	VADDPS 32(R8), Y9, Y9
+	ADDQ R9, R8
+fnores4:
+	VMAXPS Y8, Y14, Y8
+	VMAXPS Y9, Y14, Y9
+	VMINPS Y8, Y15, Y8
+	VMINPS Y9, Y15, Y9
 	VMOVUPS Y8, (DI)
 	VMOVUPS Y9, 32(DI)
-	ADDQ    DX, DI
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 20(BX), Y12
+	VADDPS Y12, Y10, Y10
+	VADDPS Y12, Y11, Y11
+	TESTQ R8, R8
+	JEQ  fnores5
+	VADDPS (R8), Y10, Y10
+	VADDPS 32(R8), Y11, Y11
+	ADDQ R9, R8
+fnores5:
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+	VMINPS Y10, Y15, Y10
+	VMINPS Y11, Y15, Y11
 	VMOVUPS Y10, (DI)
 	VMOVUPS Y11, 32(DI)
+	JMP  done
+
+masked:
+	// Y14, Y15: lane masks of the first and second 8 columns.
+	MOVQ AX, CX
+	CMPQ CX, $8
+	JLE  m0ok
+	MOVQ $8, CX
+m0ok:
+	SHLQ $2, CX
+	LEAQ masktab<>+32(SB), SI
+	SUBQ CX, SI
+	VMOVDQU (SI), Y14
+	SUBQ $8, AX
+	JGE  m1ok
+	XORQ AX, AX
+m1ok:
+	SHLQ $2, AX
+	LEAQ masktab<>+32(SB), SI
+	SUBQ AX, SI
+	VMOVDQU (SI), Y15
+	VBROADCASTSS 0(BX), Y12
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	TESTQ R8, R8
+	JEQ  mnores0
+	VMASKMOVPS (R8), Y14, Y12
+	VMASKMOVPS 32(R8), Y15, Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	ADDQ R9, R8
+mnores0:
+	VMOVUPS (R11), Y12
+	VMOVUPS 32(R11), Y13
+	VMAXPS Y0, Y12, Y0
+	VMAXPS Y1, Y12, Y1
+	VMINPS Y0, Y13, Y0
+	VMINPS Y1, Y13, Y1
+	VMASKMOVPS Y0, Y14, (DI)
+	VMASKMOVPS Y1, Y15, 32(DI)
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 4(BX), Y12
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	TESTQ R8, R8
+	JEQ  mnores1
+	VMASKMOVPS (R8), Y14, Y12
+	VMASKMOVPS 32(R8), Y15, Y13
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	ADDQ R9, R8
+mnores1:
+	VMOVUPS (R11), Y12
+	VMOVUPS 32(R11), Y13
+	VMAXPS Y2, Y12, Y2
+	VMAXPS Y3, Y12, Y3
+	VMINPS Y2, Y13, Y2
+	VMINPS Y3, Y13, Y3
+	VMASKMOVPS Y2, Y14, (DI)
+	VMASKMOVPS Y3, Y15, 32(DI)
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 8(BX), Y12
+	VADDPS Y12, Y4, Y4
+	VADDPS Y12, Y5, Y5
+	TESTQ R8, R8
+	JEQ  mnores2
+	VMASKMOVPS (R8), Y14, Y12
+	VMASKMOVPS 32(R8), Y15, Y13
+	VADDPS Y12, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	ADDQ R9, R8
+mnores2:
+	VMOVUPS (R11), Y12
+	VMOVUPS 32(R11), Y13
+	VMAXPS Y4, Y12, Y4
+	VMAXPS Y5, Y12, Y5
+	VMINPS Y4, Y13, Y4
+	VMINPS Y5, Y13, Y5
+	VMASKMOVPS Y4, Y14, (DI)
+	VMASKMOVPS Y5, Y15, 32(DI)
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 12(BX), Y12
+	VADDPS Y12, Y6, Y6
+	VADDPS Y12, Y7, Y7
+	TESTQ R8, R8
+	JEQ  mnores3
+	VMASKMOVPS (R8), Y14, Y12
+	VMASKMOVPS 32(R8), Y15, Y13
+	VADDPS Y12, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	ADDQ R9, R8
+mnores3:
+	VMOVUPS (R11), Y12
+	VMOVUPS 32(R11), Y13
+	VMAXPS Y6, Y12, Y6
+	VMAXPS Y7, Y12, Y7
+	VMINPS Y6, Y13, Y6
+	VMINPS Y7, Y13, Y7
+	VMASKMOVPS Y6, Y14, (DI)
+	VMASKMOVPS Y7, Y15, 32(DI)
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 16(BX), Y12
+	VADDPS Y12, Y8, Y8
+	VADDPS Y12, Y9, Y9
+	TESTQ R8, R8
+	JEQ  mnores4
+	VMASKMOVPS (R8), Y14, Y12
+	VMASKMOVPS 32(R8), Y15, Y13
+	VADDPS Y12, Y8, Y8
+	VADDPS Y13, Y9, Y9
+	ADDQ R9, R8
+mnores4:
+	VMOVUPS (R11), Y12
+	VMOVUPS 32(R11), Y13
+	VMAXPS Y8, Y12, Y8
+	VMAXPS Y9, Y12, Y9
+	VMINPS Y8, Y13, Y8
+	VMINPS Y9, Y13, Y9
+	VMASKMOVPS Y8, Y14, (DI)
+	VMASKMOVPS Y9, Y15, 32(DI)
+	DECQ R10
+	JEQ  done
+	ADDQ DX, DI
+	VBROADCASTSS 20(BX), Y12
+	VADDPS Y12, Y10, Y10
+	VADDPS Y12, Y11, Y11
+	TESTQ R8, R8
+	JEQ  mnores5
+	VMASKMOVPS (R8), Y14, Y12
+	VMASKMOVPS 32(R8), Y15, Y13
+	VADDPS Y12, Y10, Y10
+	VADDPS Y13, Y11, Y11
+	ADDQ R9, R8
+mnores5:
+	VMOVUPS (R11), Y12
+	VMOVUPS 32(R11), Y13
+	VMAXPS Y10, Y12, Y10
+	VMAXPS Y11, Y12, Y11
+	VMINPS Y10, Y13, Y10
+	VMINPS Y11, Y13, Y11
+	VMASKMOVPS Y10, Y14, (DI)
+	VMASKMOVPS Y11, Y15, 32(DI)
+
+done:
+	// Next tile: B and b1 advance by pstride bytes, C and res by 16 floats.
+	DECQ 24(SP)
+	JEQ  ret
+	MOVQ pstride+104(FP), AX
+	ADDQ AX, 0(SP)
+	ADDQ AX, 40(SP)
+	ADDQ $64, 8(SP)
+	CMPQ 16(SP), $0
+	JEQ  nextcols
+	ADDQ $64, 16(SP)
+
+nextcols:
+	CMPQ 24(SP), $1
+	JNE  tile
+	MOVQ cols+72(FP), AX
+	MOVQ AX, 32(SP)
+	JMP  tile
+
+ret:
 	VZEROUPPER
 	RET
 
-// One 8-lane output vector of the 9-tap plane kernel: Yacc = bias +
-// Σ_t Y(t)·tap_t[x], taps at AX,BX,CX,DX,SI,DI,R8,R9,R10 plus R12*4+off.
-#define DWVEC(off, acc) \
-	VBROADCASTSS (R13), acc \
-	VFMADD231PS off(AX)(R12*4), Y0, acc \
-	VFMADD231PS off(BX)(R12*4), Y1, acc \
-	VFMADD231PS off(CX)(R12*4), Y2, acc \
-	VFMADD231PS off(DX)(R12*4), Y3, acc \
-	VFMADD231PS off(SI)(R12*4), Y4, acc \
-	VFMADD231PS off(DI)(R12*4), Y5, acc \
-	VFMADD231PS off(R8)(R12*4), Y6, acc \
-	VFMADD231PS off(R9)(R12*4), Y7, acc \
-	VFMADD231PS off(R10)(R12*4), Y8, acc
+
+// One 8-lane output vector of the 9-tap plane kernel: a = bias +
+// Σ_t Y(t)·tap_t[x], taps at AX,BX,CX,DX,SI,DI,R8,R9,R10 plus R12*4+off,
+// summed in two chains (a, b) to halve the FMA latency.
+#define DWVEC(off, a, b) \
+	VBROADCASTSS (R13), a \
+	VMULPS off(DI)(R12*4), Y5, b \
+	VFMADD231PS off(AX)(R12*4), Y0, a \
+	VFMADD231PS off(R8)(R12*4), Y6, b \
+	VFMADD231PS off(BX)(R12*4), Y1, a \
+	VFMADD231PS off(R9)(R12*4), Y7, b \
+	VFMADD231PS off(CX)(R12*4), Y2, a \
+	VFMADD231PS off(R10)(R12*4), Y8, b \
+	VFMADD231PS off(DX)(R12*4), Y3, a \
+	VFMADD231PS off(SI)(R12*4), Y4, a \
+	VADDPS b, a, a
 
 #define DWACT(acc) \
-	VMAXPS Y9, acc, acc \
-	VMINPS Y10, acc, acc
+	VMAXPS acc, Y9, acc \
+	VMINPS acc, Y10, acc
 
 // func dwPlaneAVX2(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int)
 //
 // For oy < oh, ox < ow: dst[oy*ow+ox] = act(*bias + Σ_t f[t]·q[oy*ra+offs[t]+ox]).
-// Reads up to 7 floats past the last tap of a row.
+// Reads up to 7 floats past the last tap of a row. A row's partial last
+// vector is stored whole when the plane has room (the next rows overwrite
+// the excess), else with a masked store: nothing past dst[oh*ow] is written.
 TEXT ·dwPlaneAVX2(SB), NOSPLIT, $16-72
 	MOVQ f+48(FP), R11
 	VBROADCASTSS 0(R11), Y0
@@ -230,7 +666,7 @@ TEXT ·dwPlaneAVX2(SB), NOSPLIT, $16-72
 	VBROADCASTSS X10, Y10
 	JMP  actdone
 noact:
-	// max(x, -inf) and min(x, +inf) leave x unchanged.
+	// max(-inf, x) and min(+inf, x) leave x unchanged, NaN included.
 	MOVL   $0xff800000, R11
 	MOVQ   R11, X9
 	VBROADCASTSS X9, Y9
@@ -238,17 +674,16 @@ noact:
 	MOVQ   R11, X10
 	VBROADCASTSS X10, Y10
 actdone:
-	MOVQ bias+56(FP), R13
-	MOVQ dst+0(FP), R11
-	MOVQ q+8(FP), R14
-	MOVQ R14, 0(SP)      // row base pointer
+	MOVQ ra+24(FP), R14
+	SHLQ $2, R14
+	MOVQ R14, 0(SP)      // row advance in bytes
 	MOVQ oh+32(FP), R14
 	MOVQ R14, 8(SP)      // rows left
 	TESTQ R14, R14
 	JEQ  done
-
-row:
-	MOVQ 0(SP), R14
+	MOVQ bias+56(FP), R13
+	MOVQ dst+0(FP), R11
+	MOVQ q+8(FP), R14
 	MOVQ offs+16(FP), R12
 	MOVQ 0(R12), AX
 	LEAQ (R14)(AX*4), AX
@@ -268,36 +703,30 @@ row:
 	LEAQ (R14)(R9*4), R9
 	MOVQ 64(R12), R10
 	LEAQ (R14)(R10*4), R10
-	MOVQ ra+24(FP), R12
-	LEAQ (R14)(R12*4), R14
-	MOVQ R14, 0(SP)
-	XORQ R12, R12
 
-col32:
-	LEAQ 32(R12), R14
+row:
+	XORQ R12, R12
+	JMP  col16
+
+col16:
+	LEAQ 16(R12), R14
 	CMPQ R14, ow+40(FP)
 	JGT  col8
-	DWVEC(0, Y11)
-	DWVEC(32, Y12)
-	DWVEC(64, Y13)
-	DWVEC(96, Y14)
+	DWVEC(0, Y11, Y12)
+	DWVEC(32, Y13, Y14)
 	DWACT(Y11)
-	DWACT(Y12)
 	DWACT(Y13)
-	DWACT(Y14)
 	VMOVUPS Y11, (R11)
-	VMOVUPS Y12, 32(R11)
-	VMOVUPS Y13, 64(R11)
-	VMOVUPS Y14, 96(R11)
-	ADDQ $128, R11
+	VMOVUPS Y13, 32(R11)
+	ADDQ $64, R11
 	MOVQ R14, R12
-	JMP  col32
+	JMP  col16
 
 col8:
 	LEAQ 8(R12), R14
 	CMPQ R14, ow+40(FP)
 	JGT  tail
-	DWVEC(0, Y11)
+	DWVEC(0, Y11, Y12)
 	DWACT(Y11)
 	VMOVUPS Y11, (R11)
 	ADDQ $32, R11
@@ -308,17 +737,40 @@ tail:
 	MOVQ ow+40(FP), R14
 	SUBQ R12, R14
 	JEQ  rowdone
-	DWVEC(0, Y11)
+	DWVEC(0, Y11, Y12)
 	DWACT(Y11)
-	// mask for the R14 remaining lanes
-	LEAQ masktab<>+32(SB), R12
+	// A whole-vector store is safe if 8 floats remain in the plane:
+	// (rows left − 1)·ow + R14 ≥ 8.
+	MOVQ  8(SP), R12
+	DECQ  R12
+	IMULQ ow+40(FP), R12
+	ADDQ  R14, R12
+	CMPQ  R12, $8
+	JLT   masked
+	VMOVUPS Y11, (R11)
+	LEAQ (R11)(R14*4), R11
+	JMP  rowdone
+
+masked:
+	// Mask of the ow%8 = R14 lanes of the partial vector.
 	SHLQ $2, R14
+	LEAQ masktab<>+32(SB), R12
 	SUBQ R14, R12
 	VMOVDQU (R12), Y15
 	VMASKMOVPS Y11, Y15, (R11)
 	ADDQ R14, R11
 
 rowdone:
+	MOVQ 0(SP), R14
+	ADDQ R14, AX
+	ADDQ R14, BX
+	ADDQ R14, CX
+	ADDQ R14, DX
+	ADDQ R14, SI
+	ADDQ R14, DI
+	ADDQ R14, R8
+	ADDQ R14, R9
+	ADDQ R14, R10
 	DECQ 8(SP)
 	JNE  row
 
@@ -326,45 +778,405 @@ done:
 	VZEROUPPER
 	RET
 
-// func deintAVX2(src *float32, n int, ev, od *float32)
+// func padS1AVX2(dst, src *float32, h, w int)
 //
-// ev[i] = src[2i], od[i] = src[2i+1] for i < n.
-TEXT ·deintAVX2(SB), NOSPLIT, $0-32
-	MOVQ src+0(FP), SI
-	MOVQ n+8(FP), CX
-	MOVQ ev+16(FP), DI
-	MOVQ od+24(FP), DX
+// For y < h, writes the padded row dst[y*(w+2) : (y+1)*(w+2)] = [0, src[y*w :
+// (y+1)*w], 0]. May write zeros up to 7 floats past the end of the last row.
+TEXT ·padS1AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ h+16(FP), R8
+	MOVQ w+24(FP), R9
+	LEAQ 8(R9*4), R10 // padded row stride in bytes
+	MOVQ R9, AX
+	ANDQ $7, AX
+	SHLQ $2, AX
+	LEAQ masktab<>+32(SB), R11
+	SUBQ AX, R11
+	VMOVDQU (R11), Y15 // mask of the w%8 tail lanes
+	MOVQ R9, R12
+	ANDQ $-8, R12      // columns copied by full vectors
 
-deint8:
-	CMPQ CX, $8
-	JLT  deint1
-	VMOVUPS (SI), Y0
-	VMOVUPS 32(SI), Y1
+s1row:
+	TESTQ R8, R8
+	JEQ   s1done
+	MOVL  $0, (DI)
+	XORQ  CX, CX
+
+s1vec:
+	CMPQ    CX, R12
+	JGE     s1tail
+	VMOVUPS (SI)(CX*4), Y0
+	VMOVUPS Y0, 4(DI)(CX*4)
+	ADDQ    $8, CX
+	JMP     s1vec
+
+s1tail:
+	CMPQ       CX, R9
+	JGE        s1rowend
+	VMASKMOVPS (SI)(CX*4), Y15, Y0
+	VMOVUPS    Y0, 4(DI)(CX*4)
+
+s1rowend:
+	MOVL $0, 4(DI)(R9*4)
+	LEAQ (SI)(R9*4), SI
+	ADDQ R10, DI
+	DECQ R8
+	JMP  s1row
+
+s1done:
+	VZEROUPPER
+	RET
+
+// func padS2AVX2(pe, po, src *float32, h, w, ws int)
+//
+// For y < h, with r = y*ws and s = src[y*w:]: pe[r] = 0, pe[r+1+i] = s[2i+1],
+// po[r+i] = s[2i], and zeros up to the row ends (ws floats each). May write
+// zeros up to 7 floats past the end of the last row of either plane.
+TEXT ·padS2AVX2(SB), NOSPLIT, $0-48
+	MOVQ pe+0(FP), DI
+	MOVQ po+8(FP), DX
+	MOVQ src+16(FP), SI
+	MOVQ h+24(FP), R8
+	MOVQ w+32(FP), R9
+	MOVQ ws+40(FP), R10
+	SHLQ $2, R10 // row stride in bytes
+	MOVQ R9, R12
+	ANDQ $-16, R12 // source floats handled by full vectors
+	MOVQ R9, AX
+	SUBQ R12, AX   // rem = w % 16
+	MOVQ AX, BX
+	CMPQ BX, $8
+	JLE  s2m0
+	MOVQ $8, BX
+
+s2m0:
+	SHLQ    $2, BX
+	LEAQ    masktab<>+32(SB), R11
+	SUBQ    BX, R11
+	VMOVDQU (R11), Y14
+	SUBQ    $8, AX
+	JGE     s2m1
+	XORQ    AX, AX
+
+s2m1:
+	SHLQ    $2, AX
+	LEAQ    masktab<>+32(SB), R11
+	SUBQ    AX, R11
+	VMOVDQU (R11), Y15
+	SHRQ    $1, R12 // pairs handled by full vectors
+
+s2row:
+	TESTQ R8, R8
+	JEQ   s2done
+	MOVL  $0, (DI)
+	MOVL  $0, -4(DI)(R10*1)
+	MOVL  $0, -4(DX)(R10*1)
+	XORQ  CX, CX
+
+s2vec:
+	CMPQ    CX, R12
+	JGE     s2tail
+	VMOVUPS (SI)(CX*8), Y0
+	VMOVUPS 32(SI)(CX*8), Y1
 	VSHUFPS $0x88, Y1, Y0, Y2
 	VSHUFPS $0xdd, Y1, Y0, Y3
 	VPERMPD $0xd8, Y2, Y2
 	VPERMPD $0xd8, Y3, Y3
-	VMOVUPS Y2, (DI)
-	VMOVUPS Y3, (DX)
-	ADDQ $64, SI
-	ADDQ $32, DI
-	ADDQ $32, DX
-	SUBQ $8, CX
-	JMP  deint8
+	VMOVUPS Y2, (DX)(CX*4)
+	VMOVUPS Y3, 4(DI)(CX*4)
+	ADDQ    $8, CX
+	JMP     s2vec
 
-deint1:
+s2tail:
+	LEAQ       (CX)(CX*1), AX
+	CMPQ       AX, R9
+	JGE        s2rowend
+	VMASKMOVPS (SI)(CX*8), Y14, Y0
+	VMASKMOVPS 32(SI)(CX*8), Y15, Y1
+	VSHUFPS    $0x88, Y1, Y0, Y2
+	VSHUFPS    $0xdd, Y1, Y0, Y3
+	VPERMPD    $0xd8, Y2, Y2
+	VPERMPD    $0xd8, Y3, Y3
+	VMOVUPS    Y2, (DX)(CX*4)
+	VMOVUPS    Y3, 4(DI)(CX*4)
+
+s2rowend:
+	LEAQ (SI)(R9*4), SI
+	ADDQ R10, DI
+	ADDQ R10, DX
+	DECQ R8
+	JMP  s2row
+
+s2done:
+	VZEROUPPER
+	RET
+// func dwPairS1AVX2(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
+//
+// Stride-1 plane kernel for an even number oh of output rows, two rows at a
+// time: for oy < oh, ox < ow: dst[oy*ow+ox] = act(*bias + Σ_{ky,kx}
+// f[3ky+kx]·q[(oy+ky)*ra+kx+ox]). Each input row vector serves both output
+// rows. A row's partial vector is computed first and stored whole when the
+// plane has room for it (the later stores overwrite the excess), else masked.
+//
+// Registers: Y0..Y8 weights, Y9/Y10 clamp bounds, AX/BX/CX/DX input rows
+// y..y+3, R11/SI output rows y and y+1, R12 column, R13 bias pointer.
+TEXT ·dwPairS1AVX2(SB), NOSPLIT, $16-64
+	MOVQ f+40(FP), R11
+	VBROADCASTSS 0(R11), Y0
+	VBROADCASTSS 4(R11), Y1
+	VBROADCASTSS 8(R11), Y2
+	VBROADCASTSS 12(R11), Y3
+	VBROADCASTSS 16(R11), Y4
+	VBROADCASTSS 20(R11), Y5
+	VBROADCASTSS 24(R11), Y6
+	VBROADCASTSS 28(R11), Y7
+	VBROADCASTSS 32(R11), Y8
+	MOVQ relu+56(FP), R11
+	TESTQ R11, R11
+	JEQ  pnoact
+	VXORPS Y9, Y9, Y9
+	MOVL   $0x40c00000, R11
+	MOVQ   R11, X10
+	VBROADCASTSS X10, Y10
+	JMP  pactdone
+pnoact:
+	MOVL   $0xff800000, R11
+	MOVQ   R11, X9
+	VBROADCASTSS X9, Y9
+	MOVL   $0x7f800000, R11
+	MOVQ   R11, X10
+	VBROADCASTSS X10, Y10
+pactdone:
+	MOVQ oh+24(FP), R14
+	SHRQ $1, R14
+	MOVQ R14, 8(SP)      // row pairs left
+	JEQ  pdone
+	MOVQ ra+16(FP), R14
+	SHLQ $2, R14
+	MOVQ R14, 0(SP)      // input row stride in bytes
+	MOVQ bias+48(FP), R13
+	MOVQ dst+0(FP), R11
+	MOVQ q+8(FP), AX
+	LEAQ (AX)(R14*1), BX
+	LEAQ (BX)(R14*1), CX
+	LEAQ (CX)(R14*1), DX
+	MOVQ ow+32(FP), R14
+	LEAQ (R11)(R14*4), SI
+
+prow:
+	// Partial vector first, at column ow - ow%8.
+	MOVQ ow+32(FP), R12
+	MOVQ R12, R14
+	ANDQ $7, R14
+	JEQ  pfull
+	SUBQ R14, R12
+	VBROADCASTSS (R13), Y11
+	VBROADCASTSS (R13), Y12
+	VMOVUPS 0(BX)(R12*4), Y15
+	VMULPS Y15, Y3, Y13
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS 0(CX)(R12*4), Y15
+	VFMADD231PS Y15, Y6, Y11
+	VMULPS Y15, Y3, Y14
+	VFMADD231PS 0(AX)(R12*4), Y0, Y11
+	VFMADD231PS 0(DX)(R12*4), Y6, Y12
+	VMOVUPS 4(BX)(R12*4), Y15
+	VFMADD231PS Y15, Y4, Y13
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS 4(CX)(R12*4), Y15
+	VFMADD231PS Y15, Y7, Y11
+	VFMADD231PS Y15, Y4, Y14
+	VFMADD231PS 4(AX)(R12*4), Y1, Y11
+	VFMADD231PS 4(DX)(R12*4), Y7, Y12
+	VMOVUPS 8(BX)(R12*4), Y15
+	VFMADD231PS Y15, Y5, Y13
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS 8(CX)(R12*4), Y15
+	VFMADD231PS Y15, Y8, Y11
+	VFMADD231PS Y15, Y5, Y14
+	VFMADD231PS 8(AX)(R12*4), Y2, Y11
+	VFMADD231PS 8(DX)(R12*4), Y8, Y12
+	VADDPS Y13, Y11, Y11
+	VADDPS Y14, Y12, Y12
+	VMAXPS Y11, Y9, Y11
+	VMINPS Y11, Y10, Y11
+	VMAXPS Y12, Y9, Y12
+	VMINPS Y12, Y10, Y12
+
+	// Room after row y's partial vector: R14 + (2·pairs left − 1)·ow.
+	MOVQ  8(SP), R8
+	SHLQ  $1, R8
+	DECQ  R8
+	IMULQ ow+32(FP), R8
+	ADDQ  R14, R8
+	CMPQ  R8, $8
+	JLT   pmask0
+	VMOVUPS Y11, (R11)(R12*4)
+	JMP   pst1
+pmask0:
+	SHLQ $2, R14
+	LEAQ masktab<>+32(SB), R8
+	SUBQ R14, R8
+	VMOVDQU (R8), Y13
+	VMASKMOVPS Y11, Y13, (R11)(R12*4)
+	SHRQ $2, R14
+pst1:
+	// Room after row y+1's: R14 + (2·pairs left − 2)·ow.
+	MOVQ  8(SP), R8
+	DECQ  R8
+	SHLQ  $1, R8
+	IMULQ ow+32(FP), R8
+	ADDQ  R14, R8
+	CMPQ  R8, $8
+	JLT   pmask1
+	VMOVUPS Y12, (SI)(R12*4)
+	JMP   pfull
+pmask1:
+	SHLQ $2, R14
+	LEAQ masktab<>+32(SB), R8
+	SUBQ R14, R8
+	VMOVDQU (R8), Y13
+	VMASKMOVPS Y12, Y13, (SI)(R12*4)
+
+pfull:
+	XORQ R12, R12
+
+pvec:
+	LEAQ 8(R12), R14
+	CMPQ R14, ow+32(FP)
+	JGT  prowdone
+
+	VBROADCASTSS (R13), Y11
+	VBROADCASTSS (R13), Y12
+	VMOVUPS 0(BX)(R12*4), Y15
+	VMULPS Y15, Y3, Y13
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS 0(CX)(R12*4), Y15
+	VFMADD231PS Y15, Y6, Y11
+	VMULPS Y15, Y3, Y14
+	VFMADD231PS 0(AX)(R12*4), Y0, Y11
+	VFMADD231PS 0(DX)(R12*4), Y6, Y12
+	VMOVUPS 4(BX)(R12*4), Y15
+	VFMADD231PS Y15, Y4, Y13
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS 4(CX)(R12*4), Y15
+	VFMADD231PS Y15, Y7, Y11
+	VFMADD231PS Y15, Y4, Y14
+	VFMADD231PS 4(AX)(R12*4), Y1, Y11
+	VFMADD231PS 4(DX)(R12*4), Y7, Y12
+	VMOVUPS 8(BX)(R12*4), Y15
+	VFMADD231PS Y15, Y5, Y13
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS 8(CX)(R12*4), Y15
+	VFMADD231PS Y15, Y8, Y11
+	VFMADD231PS Y15, Y5, Y14
+	VFMADD231PS 8(AX)(R12*4), Y2, Y11
+	VFMADD231PS 8(DX)(R12*4), Y8, Y12
+	VADDPS Y13, Y11, Y11
+	VADDPS Y14, Y12, Y12
+	VMAXPS Y11, Y9, Y11
+	VMINPS Y11, Y10, Y11
+	VMAXPS Y12, Y9, Y12
+	VMINPS Y12, Y10, Y12
+	VMOVUPS Y11, (R11)(R12*4)
+	VMOVUPS Y12, (SI)(R12*4)
+	MOVQ R14, R12
+	JMP  pvec
+
+prowdone:
+	// Next pair: inputs and outputs move down two rows.
+	MOVQ 0(SP), R14
+	LEAQ (AX)(R14*2), AX
+	LEAQ (BX)(R14*2), BX
+	LEAQ (CX)(R14*2), CX
+	LEAQ (DX)(R14*2), DX
+	MOVQ ow+32(FP), R14
+	LEAQ (R11)(R14*8), R11
+	LEAQ (SI)(R14*8), SI
+	DECQ 8(SP)
+	JNE  prow
+
+pdone:
+	VZEROUPPER
+	RET
+
+
+// func gather16AVX2(dst, src *float32, offs *int, n, base int)
+//
+// For k < n: dst[16k : 16k+16] = src[offs[k]+base : offs[k]+base+16].
+TEXT ·gather16AVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ offs+16(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ base+32(FP), DX
 	TESTQ CX, CX
-	JEQ   deintdone
-	MOVSS (SI), X0
-	MOVSS 4(SI), X1
-	MOVSS X0, (DI)
-	MOVSS X1, (DX)
-	ADDQ  $8, SI
-	ADDQ  $4, DI
-	ADDQ  $4, DX
-	DECQ  CX
-	JMP   deint1
+	JEQ  gdone
 
-deintdone:
+gloop:
+	MOVQ    (R8), AX
+	ADDQ    DX, AX
+	VMOVUPS (SI)(AX*4), Y0
+	VMOVUPS 32(SI)(AX*4), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $8, R8
+	ADDQ    $64, DI
+	DECQ    CX
+	JNE     gloop
+
+gdone:
+	VZEROUPPER
+	RET
+
+// func copy16AVX2(dst, src *float32, stride, n int)
+//
+// For k < n: dst[16k : 16k+16] = src[k*stride : k*stride+16].
+TEXT ·copy16AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ n+24(FP), CX
+
+c16four:
+	CMPQ    CX, $4
+	JLT     c16one
+	LEAQ    (SI)(DX*2), AX
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS (SI)(DX*1), Y2
+	VMOVUPS 32(SI)(DX*1), Y3
+	VMOVUPS (AX), Y4
+	VMOVUPS 32(AX), Y5
+	VMOVUPS (AX)(DX*1), Y6
+	VMOVUPS 32(AX)(DX*1), Y7
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	LEAQ    (AX)(DX*2), SI
+	ADDQ    $256, DI
+	SUBQ    $4, CX
+	JMP     c16four
+
+c16one:
+	TESTQ   CX, CX
+	JEQ     c16done
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    DX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JMP     c16one
+
+c16done:
 	VZEROUPPER
 	RET

@@ -5,7 +5,7 @@ package kern
 // hasAsm is false: no assembly kernels on this platform or build.
 const hasAsm = false
 
-func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr int, flags int) {
+func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32) {
 	panic("kern: no assembly kernels")
 }
 
@@ -13,6 +13,22 @@ func dwPlaneAVX2(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32
 	panic("kern: no assembly kernels")
 }
 
-func deintAVX2(src *float32, n int, ev, od *float32) {
+func padS1AVX2(dst, src *float32, h, w int) {
+	panic("kern: no assembly kernels")
+}
+
+func padS2AVX2(pe, po, src *float32, h, w, ws int) {
+	panic("kern: no assembly kernels")
+}
+
+func dwPairS1AVX2(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int) {
+	panic("kern: no assembly kernels")
+}
+
+func gather16AVX2(dst, src *float32, offs *int, n, base int) {
+	panic("kern: no assembly kernels")
+}
+
+func copy16AVX2(dst, src *float32, stride, n int) {
 	panic("kern: no assembly kernels")
 }
