@@ -85,3 +85,16 @@ func TestModelTop(t *testing.T) {
 		t.Fatalf("Top = %+v", top)
 	}
 }
+
+func TestJesterLabels(t *testing.T) {
+	l := JesterLabels()
+	if len(l) != 27 || l[0] != "Doing other things" || l[2] != "No gesture" {
+		t.Fatalf("Jester labels: %d names, first %q", len(l), l[:3])
+	}
+	// They fit the published configuration.
+	m, err := NewRandom(1.0, 27, 1, WithInputSize(64), WithLabels(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+}

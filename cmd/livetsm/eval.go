@@ -37,7 +37,7 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	seed := fs.Uint64("seed", 2000003, "generator seed (training used seed 1 and held-out seed 1000003)")
 	frames := fs.Int("frames", 0, "frames per clip (default: the model's metadata, else 8)")
 	weights := fs.String("weights", "", "checkpoint to evaluate (default: the embedded model)")
-	labels := fs.String("labels", "", "class names, one per line (default: from the weights' metadata)")
+	labels := fs.String("labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
 	threads := fs.Int("threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {

@@ -59,7 +59,7 @@ func newLiveFlags() (*flag.FlagSet, *liveConfig) {
 	fs.StringVar(&c.video, "video", "", "read the video file at `PATH`")
 	fs.BoolVar(&c.synthetic, "synthetic", false, "read synthetic hand-gesture video")
 	fs.StringVar(&c.weights, "weights", "", "checkpoint to load (default: the embedded model)")
-	fs.StringVar(&c.labels, "labels", "", "class names, one per line (default: from the weights' metadata)")
+	fs.StringVar(&c.labels, "labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
 	fs.Float64Var(&c.fps, "fps", 0, "frames per second fed to the model (default: the model's metadata, else 15)")
 	fs.BoolVar(&c.noSmooth, "no-smooth", false, "show each frame's own prediction (default: average 12 frames' logits and hold labels for two steps, as the published demo)")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object per prediction on stdout")

@@ -9,8 +9,8 @@ import (
 )
 
 // loadModel chooses the model the commands run: the checkpoint at weights
-// (with the class names in the labels file, when given), or else the
-// embedded default model. It returns the model and a name for it.
+// (with the class names in the labels file, when given; the word "jester"
+// names the built-in Jester list), or else the embedded default model. It returns the model and a name for it.
 func loadModel(weights, labels string, size, threads int, log *slog.Logger) (*onlinetsm.Model, string, error) {
 	var opts []onlinetsm.Option
 	if size > 0 {
@@ -19,7 +19,12 @@ func loadModel(weights, labels string, size, threads int, log *slog.Logger) (*on
 	if threads > 0 {
 		opts = append(opts, onlinetsm.WithThreads(threads))
 	}
-	if labels != "" {
+	switch labels {
+	case "":
+	case "jester":
+		// The published Jester checkpoint's class names, built in.
+		opts = append(opts, onlinetsm.WithLabels(onlinetsm.JesterLabels()))
+	default:
 		names, err := onlinetsm.ReadLabelsFile(labels)
 		if err != nil {
 			return nil, "", fmt.Errorf("--labels: %w", err)

@@ -62,7 +62,7 @@ func newServeFlags() (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.iface, "ice-interfaces", "", "network `interfaces` ICE may use, comma-separated (default: all)")
 	fs.StringVar(&c.origins, "allow-origin", "", "extra browser `origins` (scheme://host:port) allowed to call the API, comma-separated")
 	fs.StringVar(&c.weights, "weights", "", "checkpoint to load (default: the embedded model)")
-	fs.StringVar(&c.labels, "labels", "", "class names, one per line (default: from the weights' metadata)")
+	fs.StringVar(&c.labels, "labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
 	fs.Float64Var(&c.fps, "fps", 0, "frames per second fed to the model (default: the model's metadata, else 15)")
 	fs.BoolVar(&c.noSmooth, "no-smooth", false, "show each frame's own prediction instead of the smoothed one")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
