@@ -10,7 +10,12 @@ package onlinetsm
 //     fits in the bytes available, because gopickle allocates claimed lengths
 //     before reading them;
 //   - the pickle may only reference an allow-list of globals (ckptFindClass);
-//     no Python code is ever run and no other object is constructed;
+//     no Python code is ever run and no other object is constructed. A few
+//     known-inert data classes that training frameworks (mmcv, mmaction2)
+//     leave in a checkpoint's "meta" or "optimizer" entries — numpy scalars,
+//     arrays and dtypes, defaultdict, argparse.Namespace — become inert
+//     placeholders (ckptInertGlobals) that keep nothing; a placeholder found
+//     among the state dict's entries is an error;
 //   - every storage size, offset, stride and shape is checked against the
 //     bytes actually present before anything is allocated, and the total
 //     number of bytes decompressed and of float32 elements produced is capped
@@ -476,8 +481,68 @@ func ckptFindClass(module, name string) (interface{}, error) {
 			return ckptFunc{name: name, fn: ckptRebuildParameter}, nil
 		}
 	}
+	if ckptInertGlobals[module+"."+name] {
+		return ckptInert{name: module + "." + name}, nil
+	}
 	return ckptFindNoClass(module, name)
 }
+
+// ckptInertGlobals are the data classes and functions that may appear
+// outside the state dict (mmcv/mmaction2 "meta": numpy scalars in hook
+// messages, numpy arrays, env info, argparse namespaces) and that the reader
+// turns into inert placeholders instead of rejecting the file. None of them
+// can run code in Python either when given plain data, and here nothing of
+// them runs at all.
+var ckptInertGlobals = map[string]bool{
+	"numpy.core.multiarray.scalar":        true,
+	"numpy.core.multiarray._reconstruct":  true,
+	"numpy._core.multiarray.scalar":       true, // numpy ≥ 2
+	"numpy._core.multiarray._reconstruct": true,
+	"numpy.dtype":                         true,
+	"numpy.ndarray":                       true,
+	"_codecs.encode":                      true,
+	"collections.defaultdict":             true,
+	"argparse.Namespace":                  true,
+	"__builtin__.list":                    true, // a defaultdict's factory
+	"builtins.list":                       true,
+	"__builtin__.dict":                    true,
+	"builtins.dict":                       true,
+}
+
+// ckptInert is an allowed inert global. Calling it (REDUCE) or
+// instantiating it (NEWOBJ) gives a placeholder that keeps no state: BUILD,
+// SETITEM(S) and APPEND(S) on it are accepted and dropped.
+type ckptInert struct{ name string }
+
+// Call implements types.Callable.
+func (c ckptInert) Call(args ...interface{}) (interface{}, error) {
+	return &ckptPlaceholder{name: c.name}, nil
+}
+
+// PyNew implements types.PyNewable.
+func (c ckptInert) PyNew(args ...interface{}) (interface{}, error) {
+	return &ckptPlaceholder{name: c.name}, nil
+}
+
+// ckptPlaceholder stands for an object built from an inert global.
+type ckptPlaceholder struct{ name string }
+
+// PySetState implements types.PyStateSettable (BUILD): the state is dropped.
+func (p *ckptPlaceholder) PySetState(state interface{}) error { return nil }
+
+// Set implements types.DictSetter (SETITEM on a defaultdict): dropped.
+func (p *ckptPlaceholder) Set(key, value interface{}) {}
+
+// Append implements types.ListAppender: dropped.
+func (p *ckptPlaceholder) Append(v interface{}) {}
+
+var (
+	_ types.Callable        = ckptInert{}
+	_ types.PyNewable       = ckptInert{}
+	_ types.PyStateSettable = (*ckptPlaceholder)(nil)
+	_ types.DictSetter      = (*ckptPlaceholder)(nil)
+	_ types.ListAppender    = (*ckptPlaceholder)(nil)
+)
 
 // ckptFunc is an allowed Python callable, implemented in Go.
 type ckptFunc struct {
@@ -983,6 +1048,14 @@ func ckptCollect(obj interface{}, b *ckptBudget) (map[string]*rawTensor, error) 
 	out := map[string]*rawTensor{}
 	from := map[string]string{}
 	for _, e := range entries {
+		for _, v := range []interface{}{e.key, e.value} {
+			switch p := v.(type) {
+			case *ckptPlaceholder:
+				return nil, fmt.Errorf("state dict entry %v holds a %s object, not a tensor: %w", e.key, p.name, errCkptDisallowed)
+			case ckptInert:
+				return nil, fmt.Errorf("state dict entry %v holds the global %s, not a tensor: %w", e.key, p.name, errCkptDisallowed)
+			}
+		}
 		t, ok := e.value.(*ckptTensor)
 		if !ok {
 			continue // non-tensor entries (and non-string keys) are ignored

@@ -3,6 +3,7 @@
 // Usage:
 //
 //	livetsm bench [--weights PATH] [--size 224] [--frames 60] [--threads N] [--json]
+//	livetsm classify VIDEO… --weights CKPT [--labels LABELS] [--segments 8] [--clips 1] [--crops center|three|ten] [--top 5] [--json]
 //	livetsm synth --y4m PATH [--class NAME] [--frames N] [--live-seconds S] | --stream [--size S] [--frames T] [--seed N]
 //	livetsm --rtsp URL | --camera N | --video PATH | --synthetic [--json] [--weights PATH] ...
 //	livetsm [serve] [--addr 127.0.0.1:8080] [--token T] [--stun URL] ...   the web page
@@ -29,6 +30,7 @@ Usage:
   livetsm bench [flags]    time one stream over random frames (livetsm bench -h)
   livetsm synth [flags]    synthetic gestures: .y4m clips, training clip stream (livetsm synth -h)
   livetsm eval --synthetic [--clips 500] [--seed S]   accuracy and confusion matrix on held-out clips
+  livetsm classify VIDEO… --weights CKPT [flags]       offline TSM (mmaction2 checkpoints) on recorded videos
   livetsm --rtsp URL | --camera N | --video PATH | --synthetic [flags]
                            live recognition (livetsm --help lists the flags)
   livetsm [serve] [flags]  no source flag: the web page at http://127.0.0.1:8080 —
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return synthCmd(ctx, args[1:], stdout, log)
 	case "eval":
 		return evalCmd(ctx, args[1:], stdout, log)
+	case "classify":
+		return classifyCmd(ctx, args[1:], stdout, log)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		fmt.Fprintln(stdout)
