@@ -7,7 +7,7 @@ APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 
-.PHONY: all deps build test vet fuzz demo demo-terminal bench fixtures clean
+.PHONY: all deps build test vet fuzz demo demo-terminal bench loadtest fixtures clean
 
 all: build
 
@@ -50,6 +50,13 @@ demo-terminal: build
 bench: build
 	./$(BIN) bench --frames 200 --threads 2
 	./$(BIN) bench --frames 100 --threads 1
+
+# The long load test: 1, 4 and 16 synthetic streams (and 16 without
+# batching) for a minute each on the published configuration, then 4 pion
+# WebRTC clients over two connect/disconnect cycles; loopback only. Prints
+# the table of frames/s, latency percentiles, memory and goroutines.
+loadtest: deps
+	LIVETSM_LOADTEST=long $(GO) test -count=1 -timeout 30m -run '^TestLoad$$' -v ./web/
 
 fixtures:
 	$(PY) tools/make_fixtures.py

@@ -13,10 +13,22 @@
 // receiver — RTP packets reassembled into frames (vp8Assembler, with pion's
 // VP8 depacketiser), decoded by libvpx through
 // github.com/pion/mediadevices/pkg/codec/vpx, key frames requested (PLI) at
-// the start and after loss — feeding a live stream.Source, and its own
-// stream.Run (pacing, model Stream and cache, smoothing). Capture times come
-// from the RTP timestamps, so a prediction's latency runs from capture to
+// the start and after loss — feeding a live, paced source, and its own run
+// (the pacing, preprocessing, smoothing and predictions of stream.Run) over
+// its own model Stream and cache. The streams live in a cache.Store keyed
+// by session id (the stream limit, memory accounting, idle eviction), and
+// their frames go through the model together: one onlinetsm.Batcher per
+// server gathers the frames that arrive within Options.BatchWait (up to
+// Options.MaxBatch) and steps them as one batch. Capture times come from
+// the RTP timestamps, so a prediction's latency runs from capture to
 // prediction.
+//
+// GET /metrics serves Prometheus metrics from a registry of the server's
+// own (livetsm_streams, livetsm_frames_total, livetsm_dropped_frames_total,
+// livetsm_stream_refusals_total, livetsm_batch_size,
+// livetsm_inference_seconds, livetsm_end_to_end_seconds and the Go and
+// process collectors), behind the token when one is set; GET /healthz
+// answers {"status":"ok","streams":N,"max":M,"model":NAME} without one.
 //
 // A session ends, releasing everything, when the peer connection fails or
 // closes, the page sends "stop", the websocket stays away longer than
@@ -27,7 +39,9 @@
 // Safe defaults: the API checks the Origin of browser requests, an
 // optional token (Options.Token) guards the page and the API, offers are
 // limited to MaxOfferBytes and must be application/json, websocket
-// messages to MaxMessageBytes, sessions to Options.MaxSessions and decoded
-// frames to Options.MaxFramePixels; malformed input gets an error response,
-// never a crash.
+// messages to MaxMessageBytes, sessions (streams) to Options.MaxSessions —
+// a new one beyond it gets 503 {"code":"busy","error":"the server is at its
+// stream limit (N streams); …"}, shown on the page, and open ones are
+// unaffected — and decoded frames to Options.MaxFramePixels; malformed
+// input gets an error response, never a crash.
 package web

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/livetsm/livetsm/cache"
 	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/stream"
 )
@@ -42,6 +44,9 @@ const (
 	MaxOfferBytes = 64 << 10
 	// MaxMessageBytes bounds a websocket message from the page.
 	MaxMessageBytes = 4 << 10
+	// DefaultStreamIdleTTL is how long a stream released by its session
+	// stays in the store before it is evicted.
+	DefaultStreamIdleTTL = 2 * time.Minute
 )
 
 // ICEServer is a STUN or TURN server for ICE, given to both the server's
@@ -83,8 +88,20 @@ type Options struct {
 	// all. LoopbackCandidates also offers loopback addresses (tests).
 	Interfaces         []string
 	LoopbackCandidates bool
-	// MaxSessions bounds concurrent sessions (default DefaultMaxSessions).
+	// MaxSessions bounds concurrent sessions, and so model streams (default
+	// DefaultMaxSessions): a new one beyond it is refused with a clear
+	// message, sessions already open are unaffected.
 	MaxSessions int
+	// MaxBatch bounds the streams whose frames go through the model
+	// together (default onlinetsm.DefaultMaxBatch; 1 turns batching off).
+	MaxBatch int
+	// BatchWait bounds how long a frame waits for other streams' frames
+	// to fill its batch (default onlinetsm.DefaultMaxWait; negative: no
+	// waiting). A batch runs at once when every stream has a frame in it.
+	BatchWait time.Duration
+	// StreamIdleTTL is how long an unused stream stays in the store
+	// (default DefaultStreamIdleTTL).
+	StreamIdleTTL time.Duration
 	// MaxFramePixels bounds the decoded frame size (default
 	// DefaultMaxFramePixels).
 	MaxFramePixels int
@@ -96,15 +113,22 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Server serves the page, the signalling API and the websocket, and owns
-// the sessions: one per peer connection (browser tab), each with its own
-// model Stream and cache. Create it with NewServer, mount Handler, and Close
-// it when done.
+// Server serves the page, the signalling API, the websocket, /metrics and
+// /healthz, and owns the sessions: one per peer connection (browser tab),
+// each with its own model Stream and cache, held in a cache.Store keyed by
+// session id. The streams' frames go through the model in batches (one
+// onlinetsm.Batcher per server). Create it with NewServer, mount Handler,
+// and Close it when done.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	api  *webrtc.API
-	mux  *http.ServeMux
+	opts    Options
+	log     *slog.Logger
+	api     *webrtc.API
+	mux     *http.ServeMux
+	store   *cache.Store[*onlinetsm.Stream]
+	batcher *onlinetsm.Batcher
+	metrics *metrics
+	evict   context.CancelFunc
+	evicted chan struct{}
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -133,6 +157,21 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.ModelName == "" {
 		opts.ModelName = "model"
 	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = onlinetsm.DefaultMaxBatch
+	}
+	if opts.MaxBatch > onlinetsm.MaxBatchSize {
+		return nil, fmt.Errorf("web: max batch %d exceeds %d", opts.MaxBatch, onlinetsm.MaxBatchSize)
+	}
+	if opts.BatchWait == 0 {
+		opts.BatchWait = onlinetsm.DefaultMaxWait
+	}
+	if opts.BatchWait > time.Second {
+		return nil, fmt.Errorf("web: batch wait %v exceeds 1s", opts.BatchWait)
+	}
+	if opts.StreamIdleTTL <= 0 {
+		opts.StreamIdleTTL = DefaultStreamIdleTTL
+	}
 	if (opts.UDPPortMin == 0) != (opts.UDPPortMax == 0) || opts.UDPPortMin > opts.UDPPortMax {
 		return nil, fmt.Errorf("web: bad UDP port range %d-%d", opts.UDPPortMin, opts.UDPPortMax)
 	}
@@ -156,6 +195,23 @@ func NewServer(opts Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	model := opts.Model
+	s.store = cache.NewStore(cache.StoreConfig{MaxStreams: opts.MaxSessions, IdleTTL: opts.StreamIdleTTL},
+		func(string) (*onlinetsm.Stream, error) { return model.NewStream(), nil },
+		nil,
+		func(st *onlinetsm.Stream) int { return st.Bytes() })
+	s.metrics = newMetrics(opts.MaxBatch, s.store.Len, func() int { return opts.MaxSessions }, s.store.Bytes)
+	s.batcher = onlinetsm.NewBatcher(model, onlinetsm.BatcherOptions{
+		MaxBatch: opts.MaxBatch, MaxWait: opts.BatchWait, OnBatch: s.metrics.onBatch,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.evict, s.evicted = cancel, make(chan struct{})
+	go func() {
+		defer close(s.evicted)
+		s.store.Run(ctx, max(opts.StreamIdleTTL/4, time.Second), func(ids []string) {
+			s.log.Info("evicted idle streams", "count", len(ids))
+		})
+	}()
 	s.routes()
 	return s, nil
 }
@@ -223,6 +279,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/config", s.guard(s.handleConfig))
 	s.mux.HandleFunc("POST /api/offer", s.guard(s.handleOffer))
 	s.mux.HandleFunc("GET /api/ws", s.guard(s.handleWS))
+	s.mux.Handle("GET /metrics", s.guard(s.metrics.handler().ServeHTTP))
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	for path, method := range map[string]string{"/api/config": "GET", "/api/offer": "POST", "/api/ws": "GET"} {
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", method)
@@ -385,5 +443,9 @@ func (s *Server) Close() error {
 		ss.close("server shutting down")
 	}
 	s.wg.Wait()
+	s.evict()
+	<-s.evicted
+	s.batcher.Close()
+	s.store.Close()
 	return nil
 }

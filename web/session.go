@@ -15,6 +15,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/livetsm/livetsm/cache"
+	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/stream"
 )
 
@@ -25,8 +27,10 @@ var (
 )
 
 // session is one browser tab: a peer connection receiving its camera, a
-// pushSource fed by the decoded video, a stream.Run over its own model
-// Stream (and cache), and at most one websocket receiving the predictions.
+// pushSource fed by the decoded video, a run (runStream) over its own model
+// Stream (and cache, held in the server's store) whose frames go through
+// the server's Batcher, and at most one websocket receiving the
+// predictions.
 //
 // A session ends — peer connection closed, goroutines gone — when the peer
 // connection fails or closes, the video ends, the model fails, the page
@@ -38,6 +42,8 @@ type session struct {
 	log   *slog.Logger
 	pc    *webrtc.PeerConnection
 	src   *pushSource
+	model *onlinetsm.Stream      // from the server's store, under id
+	lane  *onlinetsm.BatchClient // model's way into the Batcher
 	ctx   context.Context
 	stop  context.CancelFunc
 	stats videoStats
@@ -84,20 +90,37 @@ func (s *Server) newSession() (*session, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closed:
+	if s.closed {
 		return nil, errClosed
-	case len(s.sessions) >= s.opts.MaxSessions:
-		return nil, errBusy
+	}
+	st, err := s.store.Acquire(id)
+	if errors.Is(err, cache.ErrFull) {
+		s.metrics.refusals.Inc()
+		s.log.Warn("new stream refused: the server is at its stream limit", "max", s.opts.MaxSessions)
+		return nil, fmt.Errorf("%w: %w", errBusy, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("new stream: %w", err)
+	}
+	lane, err := s.batcher.NewClient(st)
+	if err != nil {
+		s.store.Remove(id)
+		return nil, fmt.Errorf("new stream: %w", err)
 	}
 	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: ice})
 	if err != nil {
+		lane.Close()
+		s.store.Remove(id)
 		return nil, fmt.Errorf("new peer connection: %w", err)
+	}
+	fps := s.opts.Stream.FPS
+	if fps <= 0 {
+		fps = stream.ModelFPS(s.opts.Model)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	ss := &session{
-		id: id, srv: s, log: s.log.With("session", id[:8]), pc: pc, src: newPushSource(),
-		ctx: ctx, stop: stop, state: webrtc.PeerConnectionStateNew,
+		id: id, srv: s, log: s.log.With("session", id[:8]), pc: pc, src: newPacedSource(fps),
+		model: st, lane: lane, ctx: ctx, stop: stop, state: webrtc.PeerConnectionStateNew,
 	}
 	s.sessions[id] = ss
 	s.wg.Add(1)
@@ -238,9 +261,7 @@ func (ss *session) onState(st webrtc.PeerConnectionState) {
 
 // runModel runs the model over the session's video until the session ends.
 func (ss *session) runModel() {
-	opts := ss.srv.opts.Stream
-	opts.Log = ss.log
-	stats, err := stream.Run(ss.ctx, ss.src, ss.srv.opts.Model, opts, func(p stream.Prediction) error {
+	stats, err := ss.runStream(ss.ctx, func(p stream.Prediction) error {
 		ss.post(predictionMsg{
 			Type: "prediction", Prediction: p,
 			Decoded: ss.stats.frames.Load(), Lost: ss.stats.lost.Load(),
@@ -337,6 +358,7 @@ func (ss *session) close(reason string) {
 	s := ss.srv
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
+	s.store.Remove(ss.id) // the run keeps its Stream until it ends
 	n := len(s.sessions)
 	s.mu.Unlock()
 
@@ -352,6 +374,7 @@ func (ss *session) close(reason string) {
 		"frames", ss.stats.frames.Load(), "lost", ss.stats.lost.Load(), "keyframe_requests", ss.stats.keyReqs.Load())
 	go func() {
 		ss.wg.Wait()
+		ss.lane.Close()
 		s.wg.Done()
 	}()
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -133,7 +134,8 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	ss, err := s.newSession()
 	switch {
 	case errors.Is(err, errBusy):
-		writeError(w, http.StatusServiceUnavailable, "busy", "the server is at its session limit; close another tab and retry")
+		writeError(w, http.StatusServiceUnavailable, "busy", fmt.Sprintf(
+			"the server is at its stream limit (%d streams); close another tab or try again later", s.opts.MaxSessions))
 		return
 	case errors.Is(err, errClosed):
 		writeError(w, http.StatusServiceUnavailable, "closed", "the server is shutting down")

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/web"
 )
@@ -44,6 +45,8 @@ type serveConfig struct {
 	noSmooth           bool
 	threads, size      int
 	maxSessions        int
+	maxBatch           int
+	batchWait          time.Duration
 }
 
 func newServeFlags() (*flag.FlagSet, *serveConfig) {
@@ -67,7 +70,9 @@ func newServeFlags() (*flag.FlagSet, *serveConfig) {
 	fs.BoolVar(&c.noSmooth, "no-smooth", false, "show each frame's own prediction instead of the smoothed one")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
 	fs.IntVar(&c.size, "size", 0, "model input side in pixels (default: the model's)")
-	fs.IntVar(&c.maxSessions, "max-sessions", web.DefaultMaxSessions, "most concurrent streams (browser tabs)")
+	fs.IntVar(&c.maxSessions, "max-sessions", web.DefaultMaxSessions, "most concurrent streams (browser tabs); a new one beyond it is refused")
+	fs.IntVar(&c.maxBatch, "max-batch", onlinetsm.DefaultMaxBatch, "most streams whose frames go through the model together (1: no batching)")
+	fs.DurationVar(&c.batchWait, "batch-wait", onlinetsm.DefaultMaxWait, "longest a frame waits for other streams' frames to fill its batch (e.g. 4ms; 0s: no waiting)")
 	return fs, c
 }
 
@@ -164,6 +169,8 @@ func (c *serveConfig) webOptions() (web.Options, error) {
 		NAT1To1IPs:     splitList(c.iceIPs),
 		Interfaces:     splitList(c.iface),
 		MaxSessions:    c.maxSessions,
+		MaxBatch:       c.maxBatch,
+		BatchWait:      c.batchWait,
 		Stream:         stream.Options{FPS: c.fps, NoSmooth: c.noSmooth},
 	}
 	switch {
@@ -175,12 +182,19 @@ func (c *serveConfig) webOptions() (web.Options, error) {
 		return o, fmt.Errorf("--size %d out of range [32, 4096]", c.size)
 	case c.maxSessions < 1 || c.maxSessions > 256:
 		return o, fmt.Errorf("--max-sessions %d out of range [1, 256]", c.maxSessions)
+	case c.maxBatch < 1 || c.maxBatch > onlinetsm.MaxBatchSize:
+		return o, fmt.Errorf("--max-batch %d out of range [1, %d]", c.maxBatch, onlinetsm.MaxBatchSize)
+	case c.batchWait < 0 || c.batchWait > time.Second:
+		return o, fmt.Errorf("--batch-wait %v out of range [0s, 1s]", c.batchWait)
 	case (c.cert == "") != (c.key == ""):
 		return o, errors.New("--cert and --key go together")
 	case c.token != "" && (len(c.token) < 8 || strings.ContainsAny(c.token, " \t\r\n")):
 		return o, errors.New("--token must be at least 8 characters without spaces")
 	case !isLoopback(c.addr) && c.token == "":
 		return o, fmt.Errorf("--addr %s is reachable from other machines: give --token (e.g. --token $(openssl rand -hex 16))", c.addr)
+	}
+	if o.BatchWait == 0 {
+		o.BatchWait = -1 // the flag's 0s: no waiting (Options' zero is the default)
 	}
 	var err error
 	if o.UDPPortMin, o.UDPPortMax, err = parsePorts(c.udpPorts); err != nil {

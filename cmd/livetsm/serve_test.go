@@ -59,6 +59,11 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--fps", "-1"}, "--fps"},
 		{[]string{"--size", "8"}, "--size"},
 		{[]string{"--max-sessions", "0"}, "--max-sessions"},
+		{[]string{"--max-batch", "0"}, "--max-batch"},
+		{[]string{"--max-batch", "65"}, "--max-batch"},
+		{[]string{"--batch-wait", "-1ms"}, "--batch-wait"},
+		{[]string{"--batch-wait", "2s"}, "--batch-wait"},
+		{[]string{"--max-batch", "16", "--batch-wait", "0s"}, ""},
 		{[]string{"--stun", "stun:stun.example.org:3478,stun:other.example.org"}, ""},
 	}
 	for _, tt := range tests {

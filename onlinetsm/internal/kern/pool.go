@@ -151,6 +151,7 @@ func (w *worker) await(quit <-chan struct{}) *job {
 const (
 	kindGemm = iota
 	kindDW
+	kindBatch // batched Conv1x1 over several streams (batch.go)
 )
 
 // job is one kernel call split into ntask independent tasks. Jobs are
@@ -163,6 +164,7 @@ type job struct {
 	wg      sync.WaitGroup
 	g       gemmJob
 	d       dwJob
+	b       batchJob
 	buf     []float32 // the caller's buffer for kernels without a Scratch
 }
 
@@ -177,6 +179,8 @@ func (j *job) drain(buf *[]float32) {
 			j.g.task(t, buf)
 		case kindDW:
 			j.d.task(t, buf)
+		case kindBatch:
+			j.b.task(t, buf)
 		}
 	}
 }
@@ -208,6 +212,7 @@ func (p *Pool) getJob() *job {
 func (p *Pool) putJob(j *job) {
 	j.g = gemmJob{}
 	j.d = dwJob{}
+	j.b = batchJob{}
 	mu, free := &nilPoolJobs.mu, &nilPoolJobs.free
 	if p != nil {
 		mu, free = &p.mu, &p.free

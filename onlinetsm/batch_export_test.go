@@ -1,0 +1,5 @@
+package onlinetsm
+
+// SetBatchPlane lets tests and benchmarks move the split between the
+// blocks run stream by stream and those run batched.
+func SetBatchPlane(b *Batch, plane int) { b.setPlane(plane) }
