@@ -33,7 +33,34 @@ type Options struct {
 	Clock Clock
 	// Log receives the run's log records; nil discards them.
 	Log *slog.Logger
+	// Stepper runs the model step for every processed frame, and its Reset
+	// restarts the cache on a discontinuity; nil means Run uses its own
+	// model.NewStream(). A server sets it to send the step through a
+	// cross-stream batcher.
+	Stepper Stepper
 }
+
+// Stepper runs the model on the frames of one stream, keeping the stream's
+// shift cache between steps. Run calls it from one goroutine at a time.
+type Stepper interface {
+	// Step runs the model on frame, a preprocessed frame (3·S·S float32
+	// values in CHW order, S being the model's InputSize), and returns the
+	// class logits. The logits must stay valid until the next Step; Run
+	// does not keep frame after Step returns. ctx is Run's context. An
+	// error matching ErrStop (errors.Is) ends the run without an error.
+	Step(ctx context.Context, frame []float32) ([]float32, error)
+	// Reset clears the shift cache: the next Step starts a fresh stream.
+	Reset()
+}
+
+// streamStepper is the default Stepper: a private onlinetsm.Stream.
+type streamStepper struct{ st *onlinetsm.Stream }
+
+func (s streamStepper) Step(_ context.Context, frame []float32) ([]float32, error) {
+	return s.st.StepData(frame)
+}
+
+func (s streamStepper) Reset() { s.st.Reset() }
 
 // Class is one class and its score.
 type Class struct {
@@ -114,10 +141,11 @@ type item struct {
 	live bool      // capture time is on the wall clock
 }
 
-// Run feeds src to model — pacing, preprocessing, Stream.Step, smoothing —
-// and calls sink with every prediction, until the source ends (io.EOF: Run
-// returns nil), ctx is done (Run returns ctx.Err()), the sink returns an
-// error (ErrStop: Run returns nil) or the source or the model fails.
+// Run feeds src to model — pacing, preprocessing, the model step (on a
+// Stream of its own, or Options.Stepper), smoothing — and calls sink with
+// every prediction, until the source ends (io.EOF: Run returns nil), ctx is
+// done (Run returns ctx.Err()), the sink returns an error (ErrStop: Run
+// returns nil) or the source or the model fails.
 //
 // A live source is read on its own goroutine as fast as frames come; frames
 // are paced by their timestamps and the newest due frame waits in a
@@ -155,7 +183,10 @@ func Run(ctx context.Context, src Source, model *onlinetsm.Model, opts Options, 
 	r.pre = model.Preprocessor()
 	n := model.InputSize()
 	r.input = make([]float32, 3*n*n)
-	r.st = model.NewStream()
+	r.st = opts.Stepper
+	if r.st == nil {
+		r.st = streamStepper{model.NewStream()}
+	}
 	r.smooth = NewSmoother(model.Classes(), opts.Window, !opts.NoSmooth)
 	r.labels = model.Labels()
 	r.start = r.clock.Now()
@@ -190,7 +221,7 @@ type runner struct {
 	pacer  *Pacer
 	pre    *onlinetsm.Preprocessor
 	input  []float32
-	st     *onlinetsm.Stream
+	st     Stepper
 	smooth *Smoother
 	labels []string
 
@@ -221,7 +252,7 @@ func (r *runner) runFile(ctx context.Context, src Source) error {
 			r.stats.Skipped++
 			continue
 		}
-		if err := r.process(item{Frame: f, seq: seq, got: r.clock.Now()}); err != nil {
+		if err := r.process(ctx, item{Frame: f, seq: seq, got: r.clock.Now()}); err != nil {
 			return err
 		}
 	}
@@ -344,7 +375,7 @@ func (r *runner) runLive(ctx context.Context, src Source) error {
 		mb.mu.Unlock()
 		if f != nil {
 			r.stats.Dropped = dropped
-			err := r.process(*f)
+			err := r.process(ctx, *f)
 			mb.recycle(f.Image)
 			if err != nil {
 				return err
@@ -358,7 +389,7 @@ func (r *runner) runLive(ctx context.Context, src Source) error {
 
 // process runs one due frame through the model and hands the prediction to
 // the sink.
-func (r *runner) process(f item) error {
+func (r *runner) process(ctx context.Context, f item) error {
 	reset := f.Reset && r.stats.Predictions > 0
 	if reset {
 		r.st.Reset()
@@ -372,8 +403,11 @@ func (r *runner) process(f item) error {
 	if err := r.pre.Into(r.input, f.Image); err != nil {
 		return fmt.Errorf("stream: frame %d: %w", f.seq, err)
 	}
-	logits, err := r.st.StepData(r.input)
+	logits, err := r.st.Step(ctx, r.input)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return fmt.Errorf("stream: frame %d: %w", f.seq, err)
 	}
 	idx, probs := r.smooth.Push(logits)

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -341,3 +342,128 @@ func TestRunLiveLatestWins(t *testing.T) {
 		t.Errorf("dropped %d, want 2", last.Dropped)
 	}
 }
+
+// countingStepper is a Stepper over a model Stream that counts its calls
+// and fails with err from step failAt (counted from 1) on.
+type countingStepper struct {
+	st     *onlinetsm.Stream
+	steps  int
+	resets []int // steps done before each Reset
+	failAt int
+	err    error
+}
+
+func (c *countingStepper) Step(ctx context.Context, frame []float32) ([]float32, error) {
+	c.steps++
+	if c.failAt > 0 && c.steps >= c.failAt {
+		return nil, c.err
+	}
+	return c.st.StepData(frame)
+}
+
+func (c *countingStepper) Reset() {
+	c.resets = append(c.resets, c.steps)
+	c.st.Reset()
+}
+
+// TestRunStepper checks that Run sends every model step and cache reset
+// through Options.Stepper, with the same predictions as its own Stream, and
+// how a Stepper's errors end the run.
+func TestRunStepper(t *testing.T) {
+	m := testModel(t)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	boom := errors.New("boom")
+	tests := []struct {
+		name       string
+		live       bool
+		resetAt    int // frame marked Reset; 0: none
+		failAt     int
+		err        error
+		wantSteps  int
+		wantResets []int
+		wantPreds  int64
+		wantErr    error
+	}{
+		{"file", false, 0, 0, nil, 5, nil, 5, nil},
+		{"file with a discontinuity", false, 3, 0, nil, 5, []int{3}, 5, nil},
+		{"live with a discontinuity", true, 2, 0, nil, 5, []int{2}, 5, nil},
+		{"step error", false, 0, 3, boom, 3, nil, 2, boom},
+		{"step stops", false, 0, 4, fmt.Errorf("%w: closed", ErrStop), 4, nil, 3, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			frames := framesAt(t0, 5, 15)
+			if tt.resetAt > 0 {
+				frames[tt.resetAt].Reset = true
+			}
+			want, _ := collect(t, &sliceSource{frames: slices.Clone(frames)}, m, Options{Clock: newFakeClock(time.Millisecond)})
+
+			cs := &countingStepper{st: m.NewStream(), failAt: tt.failAt, err: tt.err}
+			var got []Prediction
+			if tt.live {
+				// One frame at a time, so that none is dropped.
+				ls := &lockstepSource{frames: frames, next: make(chan struct{}, 1)}
+				ls.next <- struct{}{}
+				st, err := Run(context.Background(), ls, m, Options{Clock: newFakeClock(time.Millisecond), Stepper: cs},
+					func(p Prediction) error {
+						got = append(got, p)
+						ls.next <- struct{}{}
+						return nil
+					})
+				if err != nil || st.Predictions != tt.wantPreds || st.Dropped != 0 {
+					t.Fatalf("Run: %+v, %v", st, err)
+				}
+			} else {
+				src := &sliceSource{frames: slices.Clone(frames)}
+				st, err := Run(context.Background(), src, m, Options{Clock: newFakeClock(time.Millisecond), Stepper: cs},
+					func(p Prediction) error {
+						got = append(got, p)
+						return nil
+					})
+				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+					t.Errorf("Run error %v, want %v", err, tt.wantErr)
+				}
+				if st.Predictions != tt.wantPreds {
+					t.Errorf("Predictions = %d, want %d", st.Predictions, tt.wantPreds)
+				}
+			}
+			if cs.steps != tt.wantSteps || !slices.Equal(cs.resets, tt.wantResets) {
+				t.Errorf("steps %d resets %v, want %d %v", cs.steps, cs.resets, tt.wantSteps, tt.wantResets)
+			}
+			if int64(len(got)) != tt.wantPreds {
+				t.Fatalf("%d predictions, want %d", len(got), tt.wantPreds)
+			}
+			for i, p := range got {
+				if p.Label != want[i].Label || p.Score != want[i].Score || p.Reset != want[i].Reset {
+					t.Errorf("frame %d: %s %v reset %v, own Stream: %s %v reset %v", i, p.Label, p.Score, p.Reset,
+						want[i].Label, want[i].Score, want[i].Reset)
+				}
+			}
+		})
+	}
+}
+
+// lockstepSource is a live source that serves its next frame only once
+// told to on next, then ends with io.EOF.
+type lockstepSource struct {
+	frames []Frame
+	next   chan struct{}
+	n      int
+}
+
+func (s *lockstepSource) Read(ctx context.Context, buf *image.RGBA) (Frame, error) {
+	select {
+	case <-ctx.Done():
+		return Frame{}, ctx.Err()
+	case <-s.next:
+	}
+	if s.n >= len(s.frames) {
+		return Frame{}, io.EOF
+	}
+	f := s.frames[s.n]
+	s.n++
+	return f, nil
+}
+
+func (s *lockstepSource) Live() bool   { return true }
+func (s *lockstepSource) Close() error { return nil }

@@ -13,9 +13,10 @@
 // receiver — RTP packets reassembled into frames (vp8Assembler, with pion's
 // VP8 depacketiser), decoded by libvpx through
 // github.com/pion/mediadevices/pkg/codec/vpx, key frames requested (PLI) at
-// the start and after loss — feeding a live, paced source, and its own run
-// (the pacing, preprocessing, smoothing and predictions of stream.Run) over
-// its own model Stream and cache. The streams live in a cache.Store keyed
+// the start and after loss — feeding a live source, and its own stream.Run
+// (pacing, preprocessing, smoothing and predictions, the model step going
+// through the server's Batcher as a stream.Stepper) over its own model
+// Stream and cache. The streams live in a cache.Store keyed
 // by session id (the stream limit, memory accounting, idle eviction), and
 // their frames go through the model together: one onlinetsm.Batcher per
 // server gathers the frames that arrive within Options.BatchWait (up to

@@ -67,7 +67,8 @@ type Options struct {
 	// ModelName names the model on the page.
 	ModelName string
 	// Stream configures pacing and smoothing as for stream.Run (its Log is
-	// replaced by a per-session logger).
+	// replaced by a per-session logger, its Stepper by the session's way
+	// into the server's Batcher).
 	Stream stream.Options
 	// Token, when set, must accompany every request for the page or the
 	// API (query parameter "token" or "Authorization: Bearer TOKEN").

@@ -27,9 +27,9 @@ var (
 )
 
 // session is one browser tab: a peer connection receiving its camera, a
-// pushSource fed by the decoded video, a run (runStream) over its own model
-// Stream (and cache, held in the server's store) whose frames go through
-// the server's Batcher, and at most one websocket receiving the
+// pushSource fed by the decoded video, a stream.Run (runStream) over its
+// own model Stream (and cache, held in the server's store) whose frames go
+// through the server's Batcher, and at most one websocket receiving the
 // predictions.
 //
 // A session ends — peer connection closed, goroutines gone — when the peer
@@ -113,13 +113,9 @@ func (s *Server) newSession() (*session, error) {
 		s.store.Remove(id)
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	fps := s.opts.Stream.FPS
-	if fps <= 0 {
-		fps = stream.ModelFPS(s.opts.Model)
-	}
 	ctx, stop := context.WithCancel(context.Background())
 	ss := &session{
-		id: id, srv: s, log: s.log.With("session", id[:8]), pc: pc, src: newPacedSource(fps),
+		id: id, srv: s, log: s.log.With("session", id[:8]), pc: pc, src: newPushSource(),
 		model: st, lane: lane, ctx: ctx, stop: stop, state: webrtc.PeerConnectionStateNew,
 	}
 	s.sessions[id] = ss
