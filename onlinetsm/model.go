@@ -74,22 +74,35 @@ type block struct {
 // Load reads a checkpoint and builds a Model. The format is detected from the
 // content (PyTorch zip, PyTorch legacy, safetensors).
 func Load(path string, opts ...Option) (*Model, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	m, err := load(data, opts)
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: load %s: %w", path, err)
-	}
-	return m, nil
+	return loadFile(path, opts, load)
 }
 
 // LoadBytes is Load for a checkpoint already in memory.
 func LoadBytes(data []byte, opts ...Option) (*Model, error) {
-	m, err := load(data, opts)
+	return loadBytes(data, opts, load)
+}
+
+// loadFile reads path and builds a model from it with build, wrapping errors
+// with the package and the path.
+func loadFile[M any](path string, opts []Option, build func([]byte, []Option) (M, error)) (M, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
+		var zero M
+		return zero, fmt.Errorf("onlinetsm: %w", err)
+	}
+	m, err := build(data, opts)
+	if err != nil {
+		return m, fmt.Errorf("onlinetsm: load %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// loadBytes builds a model from data with build, wrapping errors with the
+// package.
+func loadBytes[M any](data []byte, opts []Option, build func([]byte, []Option) (M, error)) (M, error) {
+	m, err := build(data, opts)
+	if err != nil {
+		return m, fmt.Errorf("onlinetsm: %w", err)
 	}
 	return m, nil
 }

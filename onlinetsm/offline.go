@@ -10,7 +10,6 @@ package onlinetsm
 import (
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,24 +100,12 @@ type mbBlock struct {
 // shifted blocks and the class count are read from the keys and shapes.
 // Options: WithLabels, WithThreads.
 func LoadOffline(path string, opts ...Option) (*OfflineModel, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	m, err := loadOffline(data, opts)
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: load %s: %w", path, err)
-	}
-	return m, nil
+	return loadFile(path, opts, loadOffline)
 }
 
 // LoadOfflineBytes is LoadOffline for a checkpoint already in memory.
 func LoadOfflineBytes(data []byte, opts ...Option) (*OfflineModel, error) {
-	m, err := loadOffline(data, opts)
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	return m, nil
+	return loadBytes(data, opts, loadOffline)
 }
 
 func loadOffline(data []byte, opts []Option) (*OfflineModel, error) {

@@ -99,33 +99,7 @@ func (s *Stream) StepData(data []float32) ([]float32, error) {
 func (s *Stream) forward(frame []float32) {
 	m := s.m
 	pool := m.pool
-	kern.Conv3x3(pool, &s.scratch, m.stem.w, frame, 3, m.size, m.size, 2, m.stem.bias, kern.ActReLU6, s.x)
-	cur, next := s.x, s.y
-	for i := range m.blocks {
-		b := &m.blocks[i]
-		hw, ohw := b.h*b.w, b.oh*b.ow
-		var res []float32
-		if b.res {
-			res = cur
-		}
-		if b.expand == nil {
-			kern.Depthwise3x3(pool, cur, b.hid, b.h, b.w, b.stride, b.dwW, b.dwB, kern.ActReLU6, s.dw)
-		} else {
-			var b0, b1 []float32 = nil, cur
-			k0 := 0
-			if b.slot >= 0 {
-				k0 = b.shiftC
-				b0, b1 = s.state.Slot(b.slot), cur[k0*hw:]
-			}
-			kern.Conv1x1(pool, &s.scratch, b.expand.w, b0, k0, b1, hw, b.expand.bias, nil, kern.ActReLU6, s.hid)
-			kern.Depthwise3x3(pool, s.hid, b.hid, b.h, b.w, b.stride, b.dwW, b.dwB, kern.ActReLU6, s.dw)
-		}
-		kern.Conv1x1(pool, &s.scratch, b.proj.w, nil, 0, s.dw, ohw, b.proj.bias, res, kern.ActNone, next)
-		if b.slot >= 0 {
-			s.state.Store(b.slot, cur[:b.shiftC*hw])
-		}
-		cur, next = next, cur
-	}
+	cur, _ := s.forwardBlocks(frame, len(m.blocks))
 	kern.Conv1x1(pool, &s.scratch, m.head.w, nil, 0, cur, m.lastHW, m.head.bias, nil, kern.ActReLU6, s.hid)
 	kern.AvgPool(s.hid, m.lastC, m.lastHW, s.pooled)
 	kern.Linear(m.fcW, m.fcB, s.pooled, m.classes, m.lastC, s.logits)
