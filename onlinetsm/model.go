@@ -159,6 +159,26 @@ func (p *params) shape(key string, rank int) ([]int, error) {
 	return t.Shape, nil
 }
 
+// checkAllUsed reports the keys no layer has read.
+func (p *params) checkAllUsed() error {
+	var extra []string
+	for k := range p.t {
+		if !p.used[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	more := ""
+	if len(extra) > 3 {
+		more = fmt.Sprintf(" and %d more", len(extra)-3)
+		extra = extra[:3]
+	}
+	return fmt.Errorf("unexpected keys %q%s", extra, more)
+}
+
 // convBN reads a convolution weight of the given shape and the batch norm at
 // bnPrefix, and folds them: W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
 func (p *params) convBN(wKey, bnPrefix string, shape ...int) (w, b []float32, err error) {
@@ -291,36 +311,32 @@ func build(ck *checkpoint, opts []Option) (*Model, error) {
 	if m.fcB, err = p.get("classifier.bias", m.classes); err != nil {
 		return nil, err
 	}
-	var extra []string
-	for k := range p.t {
-		if !p.used[k] {
-			extra = append(extra, k)
-		}
-	}
-	if len(extra) > 0 {
-		slices.Sort(extra)
-		more := ""
-		if len(extra) > 3 {
-			more = fmt.Sprintf(" and %d more", len(extra)-3)
-			extra = extra[:3]
-		}
-		return nil, fmt.Errorf("unexpected keys %q%s", extra, more)
+	if err := p.checkAllUsed(); err != nil {
+		return nil, err
 	}
 	m.width = float64(m.blocks[numBlocks-1].out) / float64(setting[6][1])
 
-	switch {
-	case cfg.labels != nil && len(cfg.labels) != m.classes:
-		return nil, fmt.Errorf("%d labels given for a model of %d classes", len(cfg.labels), m.classes)
-	case cfg.labels != nil:
-		m.labels = cfg.labels
-	default:
-		m.labels = make([]string, m.classes)
-		for i := range m.labels {
-			m.labels[i] = "class " + strconv.Itoa(i)
-		}
+	if m.labels, err = classLabels(cfg.labels, m.classes); err != nil {
+		return nil, err
 	}
 	m.pool = kern.NewPool(cfg.threads)
 	return m, nil
+}
+
+// classLabels checks the labels given for a model of n classes, or names
+// the classes "class 0", "class 1", … when none were given.
+func classLabels(given []string, n int) ([]string, error) {
+	if given != nil {
+		if len(given) != n {
+			return nil, fmt.Errorf("%d labels given for a model of %d classes", len(given), n)
+		}
+		return given, nil
+	}
+	labels := make([]string, n)
+	for i := range labels {
+		labels[i] = "class " + strconv.Itoa(i)
+	}
+	return labels, nil
 }
 
 // block reads inverted-residual block idx (features.idx+1).

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -167,16 +166,8 @@ func buildOffline(ck *checkpoint, opts []Option) (*OfflineModel, error) {
 	if err := p.checkAllUsed(); err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.labels != nil && len(cfg.labels) != m.classes:
-		return nil, fmt.Errorf("%d labels given for a model of %d classes", len(cfg.labels), m.classes)
-	case cfg.labels != nil:
-		m.labels = cfg.labels
-	default:
-		m.labels = make([]string, m.classes)
-		for i := range m.labels {
-			m.labels[i] = "class " + strconv.Itoa(i)
-		}
+	if m.labels, err = classLabels(cfg.labels, m.classes); err != nil {
+		return nil, err
 	}
 	m.pool = kern.NewPool(cfg.threads)
 	return m, nil
@@ -189,26 +180,6 @@ func hasPrefix(p *params, prefix string) bool {
 		}
 	}
 	return false
-}
-
-// checkAllUsed reports the keys no layer has read.
-func (p *params) checkAllUsed() error {
-	var extra []string
-	for k := range p.t {
-		if !p.used[k] {
-			extra = append(extra, k)
-		}
-	}
-	if len(extra) == 0 {
-		return nil
-	}
-	slices.Sort(extra)
-	more := ""
-	if len(extra) > 3 {
-		more = fmt.Sprintf(" and %d more", len(extra)-3)
-		extra = extra[:3]
-	}
-	return fmt.Errorf("unexpected keys %q%s", extra, more)
 }
 
 // convModule reads an mmcv ConvModule at prefix (prefix.conv.weight,
