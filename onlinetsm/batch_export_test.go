@@ -3,3 +3,6 @@ package onlinetsm
 // SetBatchPlane lets tests and benchmarks move the split between the
 // blocks run stream by stream and those run batched.
 func SetBatchPlane(b *Batch, plane int) { b.setPlane(plane) }
+
+// RelErr is the parity tests' relative error, max|got−want| / max|want|.
+var RelErr = relErr

@@ -13,19 +13,6 @@ import (
 	"github.com/livetsm/livetsm/onlinetsm"
 )
 
-// batchRelErr is max|got−want| / max|want|.
-func batchRelErr(got, want []float32) float64 {
-	var e, mx float64
-	for i := range want {
-		e = max(e, math.Abs(float64(got[i])-float64(want[i])))
-		mx = max(mx, math.Abs(float64(want[i])))
-	}
-	if mx == 0 {
-		return e
-	}
-	return e / mx
-}
-
 // soloLogits steps a fresh stream over frames alone and returns a copy of
 // every frame's logits.
 func soloLogits(t *testing.T, m *onlinetsm.Model, frames [][]float32) [][]float32 {
@@ -100,7 +87,7 @@ func TestStepBatchMatchesSolo(t *testing.T) {
 				}
 				for k, i := range idx {
 					w := want[i][f-frameOffset(i, tc.streams, tc.join)]
-					if e := batchRelErr(out[k], w); e > 1e-5 {
+					if e := onlinetsm.RelErr(out[k], w); e > 1e-5 {
 						t.Errorf("frame %d, stream %d (position %d): relative error %.3g > 1e-5", f, i, k, e)
 					}
 				}
@@ -217,7 +204,7 @@ func TestStepBatchConcurrent(t *testing.T) {
 					return
 				}
 				for i := range out {
-					if e := batchRelErr(out[i], want[i][f]); e > 1e-5 {
+					if e := onlinetsm.RelErr(out[i], want[i][f]); e > 1e-5 {
 						t.Errorf("goroutine %d, frame %d, stream %d: relative error %.3g", g, f, i, e)
 					}
 				}

@@ -61,7 +61,7 @@ func TestBatcherNoCrossTalk(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						if e := batchRelErr(got, want[f]); e > 1e-5 {
+						if e := onlinetsm.RelErr(got, want[f]); e > 1e-5 {
 							t.Errorf("stream %d, frame %d: relative error %.3g against a solo run", i, f, e)
 						}
 					}
@@ -117,7 +117,7 @@ func TestBatcherBadFrame(t *testing.T) {
 	if err != nil {
 		t.Fatalf("good stream: %v", err)
 	}
-	if e := batchRelErr(got, want); e > 1e-5 {
+	if e := onlinetsm.RelErr(got, want); e > 1e-5 {
 		t.Errorf("good stream: relative error %.3g", e)
 	}
 	if badErr == nil || !strings.Contains(badErr.Error(), "frame value 3") {

@@ -49,12 +49,16 @@ func syntheticFrame(t, size int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(3, size, size), tensor.WithBacking(data))
 }
 
-// relErr is max|got−want| / max|want|.
+// relErr is max|got−want| / max|want| (the absolute error when want is all
+// zeros).
 func relErr(got, want []float32) float64 {
 	var num, den float64
 	for i := range want {
 		num = max(num, math.Abs(float64(got[i])-float64(want[i])))
 		den = max(den, math.Abs(float64(want[i])))
+	}
+	if den == 0 {
+		return num
 	}
 	return num / den
 }
