@@ -60,7 +60,8 @@ LABELS = ["Swiping Left", "Swiping Right", "Swiping Up", "Swiping Down",
           "Turning Hand Clockwise", "Turning Hand Counterclockwise", "No gesture"]
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
-MAGIC = b"LTS1"
+MAGIC = b"LTS2"
+NO_GESTURE = LABELS.index("No gesture")
 
 LOG = None
 
@@ -86,7 +87,10 @@ def render_size(size):
 
 def synth_command(args, seed, count=0, balanced=False):
     cmd = [args.synth_bin, "synth", "--stream", "--size", str(render_size(args.size)),
-           "--frames", str(args.frames), "--seed", str(seed), "--fps", str(args.fps)]
+           "--frames", str(args.frames), "--min-frames", str(args.min_frames),
+           "--seed", str(seed), "--fps", str(args.fps), "--workers", str(args.synth_workers)]
+    if args.photos:
+        cmd += ["--photos", args.photos]
     if count:
         cmd += ["--count", str(count)]
     if balanced:
@@ -107,18 +111,55 @@ def read_exact(f, n):
 
 
 def read_clip(f):
-    """One clip of the stream: (label, uint8 array (T, H, W, 3)), or None at the end."""
-    hdr = read_exact(f, 12)
+    """One clip of the stream: (label, uint8 array (T, H, W, 3), motion start,
+    motion end), or None at the end."""
+    hdr = read_exact(f, 16)
     if hdr is None:
         return None
     if bytes(hdr[:4]) != MAGIC:
         raise RuntimeError("synth stream: bad magic %r" % bytes(hdr[:4]))
     label = hdr[4]
-    t, h, w = struct.unpack("<HHH", bytes(hdr[6:12]))
+    t, h, w, start, end = struct.unpack("<HHHHH", bytes(hdr[6:16]))
     data = read_exact(f, t * h * w * 3)
     if data is None:
         raise RuntimeError("synth stream: truncated clip")
-    return label, np.frombuffer(data, dtype=np.uint8).reshape(t, h, w, 3)
+    return label, np.frombuffer(data, dtype=np.uint8).reshape(t, h, w, 3), start, end
+
+
+def frame_targets(label, t, start, end, args):
+    """Per-frame targets and weights of a clip, for the online stream: "No
+    gesture" while resting before the motion, nothing (weight 0) over the first
+    part of the motion, which cannot be told yet, the gesture from
+    --onset of the motion until --hold-seconds after it ends, nothing over a
+    short fade-out, then "No gesture" again."""
+    y = np.full(t, NO_GESTURE, dtype=np.int64)
+    wgt = np.ones(t, dtype=np.float32)
+    if label == NO_GESTURE or end <= start:
+        return y, wgt
+    hold = int(round(args.hold_seconds * args.fps))
+    fade = int(round(args.fade_seconds * args.fps))
+    on = start + int(math.ceil(args.onset * (end - start)))
+    on = min(on, end - 1)
+    wgt[start:on] = 0
+    y[on:end + hold] = label
+    wgt[end + hold:end + hold + fade] = 0
+    return y, wgt
+
+
+def batch_tensors(clips, args):
+    """Clips of different lengths -> x (B, Tmax, H, W, 3) uint8 padded with
+    zeros at the end, targets (B, Tmax) and weights (B, Tmax), 0 on padding.
+    The model is causal, so padding after a clip does not change its frames."""
+    tmax = max(c[1].shape[0] for c in clips)
+    h, w = clips[0][1].shape[1:3]
+    x = np.zeros((len(clips), tmax, h, w, 3), dtype=np.uint8)
+    y = np.full((len(clips), tmax), NO_GESTURE, dtype=np.int64)
+    wgt = np.zeros((len(clips), tmax), dtype=np.float32)
+    for i, (label, frames, start, end) in enumerate(clips):
+        t = frames.shape[0]
+        x[i, :t] = frames
+        y[i, :t], wgt[i, :t] = frame_targets(label, t, start, end, args)
+    return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(wgt)
 
 
 class ClipStream:
@@ -166,9 +207,7 @@ def heldout_set(args):
     s = ClipStream(synth_command(args, args.heldout_seed, count=args.heldout_clips, balanced=True))
     clips = [s.get() for _ in range(args.heldout_clips)]
     s.close()
-    x = torch.from_numpy(np.stack([c[1] for c in clips]))
-    y = torch.tensor([c[0] for c in clips], dtype=torch.long)
-    return x, y
+    return clips
 
 
 # --------------------------------------------------------------------------
@@ -249,11 +288,6 @@ def shift_blocks(model):
     return [i for i, f in enumerate(model.features[1:-1]) if f.shift]
 
 
-def clip_logits(logits, k):
-    """Logits (B, T, C) averaged over the last k frames."""
-    return logits[:, -k:].mean(1)
-
-
 def param_groups(model, wd):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -267,25 +301,43 @@ def lr_at(args, progress, step):
     return args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def shown_label(logits, window=12):
+    """The label a user sees on a clip, as the engine's smoothing shows it:
+    per frame the argmax of the logits averaged over the last `window` frames;
+    the clip's label is the first gesture shown, or "No gesture"."""
+    c = torch.cumsum(logits, 0)
+    avg = c.clone()
+    avg[window:] = c[window:] - c[:-window]
+    for q in avg.argmax(1).tolist():
+        if q != NO_GESTURE:
+            return q
+    return NO_GESTURE
+
+
 @torch.no_grad()
-def evaluate(model, data, args):
-    """Held-out accuracy (last-k average and last frame) and confusion matrix."""
+def evaluate(model, clips, args):
+    """Held-out: accuracy over the weighted frames, the label a user sees per
+    clip (shown_label), and that one's confusion matrix."""
     was = model.training
     model.eval()
-    x_all, y_all = data
-    k = args.loss_frames
-    preds, preds_last = [], []
-    for i in range(0, len(y_all), 32):
-        x = normalise(centre_crop(to_float(x_all[i:i + 32]), args.size))
+    right = total = 0.0
+    shown = []
+    for i in range(0, len(clips), 16):
+        part = clips[i:i + 16]
+        x, y, wgt = batch_tensors(part, args)
+        x = normalise(centre_crop(to_float(x), args.size))
         logits = forward_clip(model, x)
-        preds.append(clip_logits(logits, k).argmax(1))
-        preds_last.append(logits[:, -1].argmax(1))
-    p, pl = torch.cat(preds), torch.cat(preds_last)
+        right += ((logits.argmax(2) == y).float() * wgt).sum().item()
+        total += wgt.sum().item()
+        for b, c in enumerate(part):
+            shown.append(shown_label(logits[b, :c[1].shape[0]]))
+    labels = [c[0] for c in clips]
     conf = torch.zeros(len(LABELS), len(LABELS), dtype=torch.long)
-    for t, q in zip(y_all.tolist(), p.tolist()):
+    for t, q in zip(labels, shown):
         conf[t, q] += 1
     model.train(was)
-    return (p == y_all).float().mean().item(), (pl == y_all).float().mean().item(), conf
+    clip_acc = sum(int(t == q) for t, q in zip(labels, shown)) / len(labels)
+    return clip_acc, right / max(total, 1), conf
 
 
 def format_confusion(conf):
@@ -424,7 +476,13 @@ def main():
     p.add_argument("--wd", type=float, default=1e-4)
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps")
     p.add_argument("--clip-grad", type=float, default=40)
-    p.add_argument("--loss-frames", type=int, default=0, help="average the logits of the last K frames (default T/2)")
+    p.add_argument("--min-frames", type=int, default=0, help="clip lengths are drawn from [min-frames, frames] (default: frames)")
+    p.add_argument("--onset", type=float, default=0.5, help="fraction of the motion after which frames are labelled with the gesture")
+    p.add_argument("--hold-seconds", type=float, default=0.4, help="the gesture's label lasts this long after the motion")
+    p.add_argument("--fade-seconds", type=float, default=0.27, help="then frames are unlabelled this long before No gesture")
+    p.add_argument("--photos", default="auto", help="generator --photos: auto (Debian wallpaper packages), dirs, or '' for none")
+    p.add_argument("--synth-workers", type=int, default=1, help="generator goroutines")
+    p.add_argument("--init", default="", help="warm start from this model.safetensors (same width)")
     p.add_argument("--no-shift", action="store_true", help="ablation: no temporal shift, frame-by-frame model")
     p.add_argument("--half", action="store_true", help="export F16 weights")
     p.add_argument("--seed", type=int, default=1, help="training stream seed")
@@ -439,9 +497,8 @@ def main():
     args = p.parse_args()
     if args.lr == 0:
         args.lr = 2e-3 if args.opt == "adamw" else 0.05
-    if args.loss_frames <= 0:
-        args.loss_frames = max(1, args.frames // 2)
-    args.loss_frames = min(args.loss_frames, args.frames)
+    if args.min_frames <= 0:
+        args.min_frames = args.frames
 
     global LOG
     os.makedirs(args.out, exist_ok=True)
@@ -471,11 +528,15 @@ def main():
         log("resumed at step %d (%.1f min)" % (step, elapsed / 60))
     elif args.resume:
         log("no %s: starting afresh" % ckpt_path)
+    if args.init and step == 0:
+        sd, meta = read_safetensors(args.init)
+        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in sd.items()})
+        log("warm start from %s (%s steps, held-out %s)" % (args.init, meta.get("steps"), meta.get("heldout_accuracy")))
     log("model: width %g, %d params, shift blocks %s" % (
         args.width, sum(p.numel() for p in model.parameters()), shift_blocks(model)))
 
     heldout = heldout_set(args)
-    log("held-out: %d clips, seed %d" % (len(heldout[1]), args.heldout_seed))
+    log("held-out: %d clips, seed %d" % (len(heldout), args.heldout_seed))
     # A new stream seed per start, so a resumed run sees new clips.
     stream = ClipStream(synth_command(args, args.seed * 1000003 + step), maxsize=8 * args.batch)
     budget = args.minutes * 60
@@ -494,20 +555,20 @@ def main():
                 break
             t0, c0 = time.time(), time.process_time()
             clips = [stream.get() for _ in range(args.batch)]
-            y = torch.tensor([c[0] for c in clips], dtype=torch.long)
-            x = to_float(torch.from_numpy(np.stack([c[1] for c in clips])))
-            x = normalise(augment(x, args.size, gen))
+            x, y, wgt = batch_tensors(clips, args)
+            x = normalise(augment(to_float(x), args.size, gen))
             lr = lr_at(args, progress, step)
             for g in opt.param_groups:
                 g["lr"] = lr
-            logits = clip_logits(forward_clip(model, x), args.loss_frames)
-            loss = F.cross_entropy(logits, y)
+            logits = forward_clip(model, x)
+            per = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+            loss = (per * wgt.flatten()).sum() / wgt.sum().clamp(min=1)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
             opt.step()
             step += 1
-            acc = (logits.argmax(1) == y).float().mean().item()
+            acc = (((logits.argmax(2) == y).float() * wgt).sum() / wgt.sum().clamp(min=1)).item()
             dt, dc = time.time() - t0, time.process_time() - c0
             ema = lambda a, v: v if a is None else 0.9 * a + 0.1 * v  # noqa: E731
             loss_avg, acc_avg = ema(loss_avg, loss.item()), ema(acc_avg, acc)
@@ -522,7 +583,7 @@ def main():
                 a, al, conf = evaluate(model, heldout, args)
                 last_acc = a
                 best = a if best is None else max(best, a)
-                log("held-out step %d: accuracy %.4f (last frame %.4f)\n%s" % (step, a, al, format_confusion(conf)))
+                log("held-out step %d: shown-label accuracy %.4f (weighted frames %.4f)\n%s" % (step, a, al, format_confusion(conf)))
             if time.time() - last_ckpt >= args.ckpt_minutes * 60:
                 save_checkpoint(args, model, opt, step, time.time() - start, best, gen)
                 log("checkpoint at step %d: %s" % (step, export(model, args, step, last_acc)))
@@ -533,7 +594,7 @@ def main():
         stream.close()
     elapsed = time.time() - start
     a, al, conf = evaluate(model, heldout, args)
-    log("final held-out step %d: accuracy %.4f (last frame %.4f)\n%s" % (step, a, al, format_confusion(conf)))
+    log("final held-out step %d: shown-label accuracy %.4f (weighted frames %.4f)\n%s" % (step, a, al, format_confusion(conf)))
     save_checkpoint(args, model, opt, step, elapsed, a if best is None else max(best, a), gen)
     log("done: %d steps in %.1f min; %s" % (step, elapsed / 60, export(model, args, step, a)))
 

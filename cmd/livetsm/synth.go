@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/livetsm/livetsm/stream/synth"
@@ -23,9 +24,10 @@ const synthUsage = `usage:
       one clip as YUV4MPEG2 (for Chromium's --use-file-for-fake-video-capture)
   livetsm synth --y4m PATH --live-seconds S [--width --height --fps --seed]
       S seconds of the live stream (gestures one after another) as YUV4MPEG2
-  livetsm synth --stream [--size 128] [--frames 8] [--seed N] [--fps 15] [--count N] [--balanced] [--class C]
-      training clips to stdout, endless unless --count: per clip a 12-byte header
-      ("LTS1", label uint8, 0, T, H, W as uint16 LE) then T×H×W×3 uint8 RGB
+  livetsm synth --stream [--size 128] [--frames 8] [--min-frames N] [--seed N] [--fps 15] [--count N] [--balanced] [--class C] [--photos auto] [--workers N]
+      training clips to stdout, endless unless --count: per clip a 16-byte header
+      ("LTS2", label uint8, 0, T, H, W, motion start, motion end as uint16 LE)
+      then T×H×W×3 uint8 RGB
 
 flags:
 `
@@ -48,6 +50,9 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	liveSec := fs.Float64("live-seconds", 0, "with --y4m: write this many seconds of the live stream instead of one clip")
 	count := fs.Int("count", 0, "with --stream: stop after this many clips (0: endless)")
 	balanced := fs.Bool("balanced", false, "with --stream: cycle through the classes in order instead of drawing them at random")
+	minFrames := fs.Int("min-frames", 0, "with --stream: draw each clip's length from [min-frames, frames] (0: always --frames)")
+	photos := fs.String("photos", "", "photographs for backgrounds and hand textures: \"auto\" (Debian's wallpaper packages), a comma-separated list of directories, or \"\" for procedural backgrounds only")
+	workers := fs.Int("workers", 1, "with --stream: render clips on this many goroutines (the output is the same for any number)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +73,17 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if *frames < 0 || *frames > 0xffff {
 		return fmt.Errorf("synth: --frames %d out of range", *frames)
 	}
+	var ph *synth.Photos
+	if *photos != "" {
+		dirs := synth.DefaultPhotoDirs
+		if *photos != "auto" {
+			dirs = strings.Split(*photos, ",")
+		}
+		if ph, err = synth.LoadPhotos(dirs...); err != nil {
+			return fmt.Errorf("%w (install gnome-backgrounds, mate-backgrounds, lomiri-wallpapers or plasma-workspace-wallpapers, or give --photos DIR)", err)
+		}
+		log.Info("synth photos", "count", ph.Len(), "dirs", dirs)
+	}
 	if *stream {
 		if *size < 8 || *size > 4096 {
 			return fmt.Errorf("synth: --size %d out of range [8, 4096]", *size)
@@ -76,12 +92,22 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		if n == 0 {
 			n = 8
 		}
-		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed}, cls, n, *count, *balanced)
+		if *minFrames < 0 || *minFrames > n {
+			return fmt.Errorf("synth: --min-frames %d out of range [0, %d]", *minFrames, n)
+		}
+		if *workers < 1 || *workers > 64 {
+			return fmt.Errorf("synth: --workers %d out of range [1, 64]", *workers)
+		}
+		sp := streamPlan{class: cls, minFrames: max(*minFrames, 1), frames: n, count: *count, balanced: *balanced, workers: *workers}
+		if *minFrames == 0 {
+			sp.minFrames = n
+		}
+		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed, Photos: ph}, sp)
 	}
 	if *width < 2 || *height < 2 || *width > 8192 || *height > 8192 {
 		return fmt.Errorf("synth: frame size %dx%d out of range", *width, *height)
 	}
-	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed}
+	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed, Photos: ph}
 	return synthY4M(ctx, *y4m, stdout, log, cfg, cls, *frames, *liveSec)
 }
 
@@ -162,23 +188,71 @@ func synthY4M(ctx context.Context, path string, stdout io.Writer, log *slog.Logg
 	return yw.Flush()
 }
 
+// streamPlan is what `synth --stream` renders: clips of class (−1: random,
+// or in turn when balanced) of minFrames–frames frames, count of them (0:
+// endless), on workers goroutines.
+type streamPlan struct {
+	class, minFrames, frames, count int
+	balanced                        bool
+	workers                         int
+}
+
 // synthStream writes clips until count (0: forever), the reader goes away
-// (EPIPE) or ctx ends; the last two are a clean stop.
-func synthStream(ctx context.Context, stdout io.Writer, log *slog.Logger, cfg synth.Config, class, frames, count int, balanced bool) error {
+// (EPIPE) or ctx ends; the last two are a clean stop. Clip i is rendered by a
+// generator of its own, seeded from cfg.Seed and i, so the output does not
+// depend on the number of workers.
+func synthStream(ctx context.Context, stdout io.Writer, log *slog.Logger, cfg synth.Config, sp streamPlan) error {
 	// A closed pipe must surface as EPIPE from Write, not kill the process.
 	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	render := func(i int) synth.Clip {
+		c := cfg
+		c.Seed = cfg.Seed*0x9e3779b97f4a7c15 + uint64(i)*0xbf58476d1ce4e5b9 + 1
+		g := synth.New(c)
+		cls := sp.class
+		if cls < 0 && sp.balanced {
+			cls = i % synth.NumClasses
+		}
+		n := sp.frames
+		if sp.minFrames < sp.frames {
+			n = sp.minFrames + int(c.Seed>>33)%(sp.frames-sp.minFrames+1)
+		}
+		return g.Clip(cls, n)
+	}
+	// Worker k renders clips k, k+W, k+2W, … into its own channel; the
+	// writer takes them in order.
+	outs := make([]chan synth.Clip, sp.workers)
+	var wg sync.WaitGroup
+	for k := range outs {
+		outs[k] = make(chan synth.Clip, 2)
+		wg.Go(func() {
+			defer close(outs[k])
+			for i := k; sp.count == 0 || i < sp.count; i += sp.workers {
+				c := render(i)
+				select {
+				case outs[k] <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	defer cancel()
 	bw := bufio.NewWriterSize(stdout, 1<<20)
-	g := synth.New(cfg)
-	for i := 0; count == 0 || i < count; i++ {
-		if ctx.Err() != nil {
+	for i := 0; sp.count == 0 || i < sp.count; i++ {
+		var c synth.Clip
+		ok := false
+		select {
+		case c, ok = <-outs[i%sp.workers]:
+		case <-ctx.Done():
+		}
+		if !ok { // a worker stops only when ctx ends
 			log.Info("synth stream stopped", "clips", i)
 			return nil
 		}
-		cls := class
-		if cls < 0 && balanced {
-			cls = i % synth.NumClasses
-		}
-		err := synth.WriteStreamClip(bw, g.Clip(cls, frames))
+		err := synth.WriteStreamClip(bw, c)
 		if err == nil {
 			err = bw.Flush()
 		}

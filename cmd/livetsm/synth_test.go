@@ -22,9 +22,9 @@ func TestSynthCmd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 4 {
-		label, n, h, w, _, err := synth.ReadStreamClip(&buf)
-		if err != nil || label != i || n != 3 || h != 16 || w != 16 {
-			t.Fatalf("clip %d: label %d %dx%dx%d %v", i, label, n, h, w, err)
+		c, err := synth.ReadStreamClip(&buf)
+		if err != nil || c.Label != i || c.T != 3 || c.H != 16 || c.W != 16 {
+			t.Fatalf("clip %d: %+v %v", i, c, err)
 		}
 	}
 	if buf.Len() != 0 {

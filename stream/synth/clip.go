@@ -29,13 +29,13 @@ func (g *Generator) Clip(class, n int) Clip {
 		class = r.IntN(NumClasses)
 	}
 	n = max(n, 1)
-	sc := newScene(r, g.cfg.Width, g.cfg.Height, true)
+	sc := newScene(r, g.cfg, true)
 	start, end := timing(r, n, g.cfg.FPS)
-	p := makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end)
+	p := makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end, newCamTiming(r, g.cfg.FPS, true))
 	c := Clip{Label: class, Name: labels[class], Frames: make([]*image.RGBA, n), Start: p.start, End: p.end}
 	cam := newCamera(r, sc, n)
 	for t := range n {
-		c.Frames[t] = sc.render(cam.params(r, sc, p.poses, t, float64(t), p.bigDistr))
+		c.Frames[t] = sc.render(cam.params(r, sc, p, t, float64(t)))
 	}
 	return c
 }
@@ -50,9 +50,9 @@ func (g *Generator) trajectory(class, n int) plan {
 		class = r.IntN(NumClasses)
 	}
 	n = max(n, 1)
-	newScene(r, g.cfg.Width, g.cfg.Height, false)
+	newScene(r, g.cfg, false)
 	start, end := timing(r, n, g.cfg.FPS)
-	return makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end)
+	return makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end, newCamTiming(r, g.cfg.FPS, true))
 }
 
 // camera holds the frame-to-frame state of the camera: shake and lighting.
@@ -68,10 +68,10 @@ func newCamera(r *rand.Rand, sc *scene, n int) *camera {
 	return c
 }
 
-// params returns the frame parameters of frame t of poses; ft is the time
+// params returns the frame parameters of frame t of p; ft is the time
 // (frames) for distractors and flicker.
-func (c *camera) params(r *rand.Rand, sc *scene, poses []pose, t int, ft float64, big bool) frameParams {
-	fp := frameParams{t: ft, big: big, noiseState: c.noise}
+func (c *camera) params(r *rand.Rand, sc *scene, p plan, t int, ft float64) frameParams {
+	fp := frameParams{t: ft, big: p.bigDistr, noiseState: c.noise}
 	if sc.shake > 0 {
 		m := float64(sc.margin)
 		fp.shakeX = int(math.Round(max(-m, min(m, sc.shake*r.NormFloat64()))))
@@ -82,17 +82,20 @@ func (c *camera) params(r *rand.Rand, sc *scene, poses []pose, t int, ft float64
 		f = float64(t) / float64(c.n-1)
 	}
 	fp.gain = sc.gain[0] + (sc.gain[1]-sc.gain[0])*f + sc.flicker*math.Sin(sc.flickerF*ft+c.flPhase)
-	cur := poses[t]
+	for ch := range 3 {
+		fp.tint[ch] = sc.tint[0][ch] + (sc.tint[1][ch]-sc.tint[0][ch])*f
+	}
+	cur := p.poses[t]
 	fp.handOn = cur.vis
 	fp.samples = []pose{cur}
-	if t > 0 && poses[t-1].vis == cur.vis {
-		prev := poses[t-1]
-		// Motion blur over half the frame interval, sampled finely enough.
-		move := math.Hypot(cur.x-prev.x, cur.y-prev.y)/2 + math.Abs(cur.a-prev.a)*cur.s + math.Abs(cur.s-prev.s)
-		if k := min(4, int(move/(0.25*cur.s))); k > 0 {
+	if t < len(p.blur) && cur.vis {
+		prev := p.blur[t]
+		// Motion blur over the exposure, sampled finely enough.
+		move := math.Hypot(cur.x-prev.x, cur.y-prev.y) + math.Abs(cur.a-prev.a)*cur.s + math.Abs(cur.s-prev.s)
+		if k := min(6, int(move/(0.25*max(cur.s, 1)))); k > 0 {
 			fp.samples = fp.samples[:0]
 			for j := range k + 1 {
-				fp.samples = append(fp.samples, lerpPose(cur, prev, 0.5*float64(j)/float64(k)))
+				fp.samples = append(fp.samples, lerpPose(cur, prev, float64(j)/float64(k)))
 			}
 		}
 	}
@@ -117,7 +120,7 @@ type Live struct {
 // rest; about one episode in five is "No gesture".
 func (g *Generator) Live() *Live {
 	r := g.sub()
-	l := &Live{g: g, r: r, sc: newScene(r, g.cfg.Width, g.cfg.Height, true)}
+	l := &Live{g: g, r: r, sc: newScene(r, g.cfg, true)}
 	l.cam = newCamera(r, l.sc, 1)
 	l.episode()
 	return l
@@ -131,13 +134,13 @@ func (l *Live) episode() {
 	if class >= NumClasses {
 		class = NoGesture
 	}
-	motion := max(2, int(math.Round(uniform(r, 0.35, 0.8)*cfg.FPS)))
+	motion := max(2, int(math.Round(uniform(r, 0.3, 1.2)*cfg.FPS)))
 	before := int(math.Round(uniform(r, 0.4, 1.2) * cfg.FPS))
 	after := int(math.Round(uniform(r, 0.3, 0.8) * cfg.FPS))
 	n := max(before+motion+after, 3)
 	// Draw a plan at the needed length with the motion placed after the
 	// rest: plan the motion frames, then pad with rest.
-	mp := makePlan(r, class, motion+2, cfg.Width, cfg.Height, 1, motion+1)
+	mp := makePlan(r, class, motion+2, cfg.Width, cfg.Height, 1, motion+1, newCamTiming(r, cfg.FPS, false))
 	p := plan{class: class, bigDistr: mp.bigDistr, poses: make([]pose, 0, n)}
 	for range before {
 		p.poses = append(p.poses, mp.poses[0])
@@ -155,11 +158,16 @@ func (l *Live) episode() {
 			p.poses = append(p.poses, mp.poses[len(mp.poses)-1])
 		}
 	}
-	// Small tremor at rest.
+	// Small tremor at rest; motion blur over half the frame interval.
 	d := float64(min(cfg.Width, cfg.Height))
+	p.blur = make([]pose, len(p.poses))
 	for i := range p.poses {
 		p.poses[i].x += 0.003 * d * r.NormFloat64()
 		p.poses[i].y += 0.003 * d * r.NormFloat64()
+		p.blur[i] = p.poses[i]
+		if i > 0 && p.poses[i-1].vis == p.poses[i].vis {
+			p.blur[i] = lerpPose(p.poses[i], p.poses[i-1], 0.5)
+		}
 	}
 	l.plan, l.pos = p, 0
 }
@@ -172,7 +180,7 @@ func (l *Live) Next() (*image.RGBA, string) {
 	}
 	p := &l.plan
 	t := l.pos
-	img := l.sc.render(l.cam.params(l.r, l.sc, p.poses, t, float64(l.frame), p.bigDistr))
+	img := l.sc.render(l.cam.params(l.r, l.sc, *p, t, float64(l.frame)))
 	name := labels[NoGesture]
 	if t >= p.start && t < p.end {
 		name = labels[p.class]

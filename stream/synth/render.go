@@ -1,7 +1,10 @@
 package synth
 
 import (
+	"bytes"
 	"image"
+	"image/draw"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
 )
@@ -27,6 +30,12 @@ type handLook struct {
 	sleeveAt  float64 // where the sleeve starts along the forearm
 	lightX    float64 // light direction in hand coordinates
 	lightY    float64
+	// tex, if not nil, modulates the skin (a glove or photo texture):
+	// luminance in [0, 1] at hand coordinates.
+	tex func(u, v float64) float64
+	// outline, if > 0, is the width (palm radii) of a dark edge.
+	outline    float64
+	outlineCol [3]float64
 }
 
 // distractor is a non-skin shape moving back and forth along a line.
@@ -49,48 +58,67 @@ type scene struct {
 	distr    []distractor
 	big      distractor
 	noise    float64 // camera noise σ, grey levels
-	blur     bool
+	blur     int     // defocus: passes of a 3×3 box blur
 	shake    float64 // camera shake σ, pixels
 	gain     [2]float64
 	flicker  float64
 	flickerF float64
-	tint     [3]float64
-	scratch  []float32 // coverage buffer for the hand
+	tint     [2][3]float64 // white balance at the first and the last frame
+	jpegQ    int           // block artefacts: JPEG quality, 0 for none
+	scratch  []float32     // coverage buffer for the hand
 }
 
-// newScene draws a scene for w×h frames; without paint, it draws the same
+// newScene draws a scene for cfg's frames; without paint, it draws the same
 // random numbers but leaves the background unpainted (for trajectories).
-func newScene(r *rand.Rand, w, h int, paint bool) *scene {
+func newScene(r *rand.Rand, cfg Config, paint bool) *scene {
+	w, h := cfg.Width, cfg.Height
 	d := float64(min(w, h))
 	sc := &scene{w: w, h: h, margin: max(2, int(math.Ceil(d*0.03)))}
 	sc.bgW = w + 2*sc.margin
 	bgSeed := [2]uint64{r.Uint64(), r.Uint64()}
+	usePhoto := cfg.Photos.Len() > 0 && r.IntN(3) > 0
 	if paint {
 		sc.bg = make([]uint8, sc.bgW*(h+2*sc.margin)*3)
-		sc.background(rand.New(rand.NewPCG(bgSeed[0], bgSeed[1])))
+		sc.background(rand.New(rand.NewPCG(bgSeed[0], bgSeed[1])), cfg.Photos, usePhoto)
 	}
 
 	base := skinTones[r.IntN(len(skinTones))]
 	var hl handLook
 	for c := range 3 {
-		hl.skin[c] = base[c] * uniform(r, 0.9, 1.08)
+		hl.skin[c] = base[c] * uniform(r, 0.85, 1.1)
 	}
-	hl.palmRX = uniform(r, 0.78, 0.92)
-	fl := uniform(r, 0.85, 1.1)
-	hl.fingerLen = [4]float64{0.95 * fl, 1.08 * fl, 1.0 * fl, 0.78 * fl}
-	hl.fingerR = uniform(r, 0.14, 0.17)
+	switch k := r.IntN(10); {
+	case k == 0: // a glove or an odd colour
+		hl.skin = randColor(r, false)
+	case k == 1 && cfg.Photos.Len() > 0: // a photo texture
+		hl.tex = cfg.Photos.texture(r)
+	case k == 2: // a plain texture: stripes of another shade
+		f, ph := uniform(r, 2, 8), uniform(r, 0, 2*math.Pi)
+		hl.tex = func(u, v float64) float64 { return 0.5 + 0.35*math.Sin(f*(u+0.5*v)+ph) }
+	}
+	hl.palmRX = uniform(r, 0.65, 1.05)
+	fl := uniform(r, 0.7, 1.3)
+	for i, k := range [4]float64{0.95, 1.08, 1.0, 0.78} {
+		hl.fingerLen[i] = k * fl * uniform(r, 0.9, 1.1)
+	}
+	hl.fingerR = uniform(r, 0.11, 0.2)
 	hl.thumbSide = 1
 	if r.IntN(2) == 0 {
 		hl.thumbSide = -1
 	}
-	hl.thumbLen = uniform(r, 0.75, 0.95)
-	hl.armR = uniform(r, 0.5, 0.62)
+	hl.thumbLen = uniform(r, 0.6, 1.05)
+	hl.armR = uniform(r, 0.4, 0.75)
 	if r.IntN(3) > 0 {
 		hl.sleeve = true
 		hl.sleeveCol = randColor(r, false)
-		hl.sleeveAt = uniform(r, 1.4, 2.6)
+		hl.sleeveAt = uniform(r, 1.2, 3)
 	} else {
 		hl.sleeveAt = 100
+	}
+	if r.IntN(5) == 0 {
+		hl.outline = uniform(r, 0.04, 0.12)
+		v := uniform(r, 0, 80)
+		hl.outlineCol = [3]float64{v, v, v}
 	}
 	la := uniform(r, 0, 2*math.Pi)
 	hl.lightX, hl.lightY = math.Cos(la), math.Sin(la)
@@ -99,26 +127,47 @@ func newScene(r *rand.Rand, w, h int, paint bool) *scene {
 	for range r.IntN(3) {
 		sc.distr = append(sc.distr, newDistractor(r, w, h, false))
 	}
+	if r.IntN(3) == 0 {
+		// A face, or another skin-coloured shape, that sways a little.
+		face := newDistractor(r, w, h, false)
+		for c := range 3 {
+			face.col[c] = hl.skin[c] * uniform(r, 0.85, 1.05)
+		}
+		face.rx = uniform(r, 0.08, 0.22) * d
+		face.ry = face.rx * uniform(r, 1.15, 1.4)
+		face.rect = false
+		face.dx, face.dy = face.dx*0.1, face.dy*0.1
+		sc.distr = append(sc.distr, face)
+	}
 	sc.big = newDistractor(r, w, h, true)
 
 	if r.IntN(4) > 0 {
-		sc.noise = uniform(r, 1, 9)
+		sc.noise = uniform(r, 1, 12)
 	}
-	sc.blur = r.IntN(3) == 0
+	sc.blur = max(0, r.IntN(5)-2) // 0 (3 in 5), 1 or 2 passes
 	if r.IntN(3) > 0 {
 		sc.shake = uniform(r, 0.2, 1.2) * d / 128
 	}
-	sc.gain[0] = uniform(r, 0.7, 1.25)
+	sc.gain[0] = uniform(r, 0.6, 1.3)
 	sc.gain[1] = sc.gain[0]
 	if r.IntN(2) == 0 {
-		sc.gain[1] = uniform(r, 0.7, 1.25)
+		sc.gain[1] = sc.gain[0] * uniform(r, 0.8, 1.25)
 	}
 	if r.IntN(5) == 0 {
 		sc.flicker = uniform(r, 0.02, 0.08)
 		sc.flickerF = uniform(r, 0.5, 2.5)
 	}
 	for c := range 3 {
-		sc.tint[c] = uniform(r, 0.9, 1.1)
+		sc.tint[0][c] = uniform(r, 0.85, 1.15)
+		sc.tint[1][c] = sc.tint[0][c]
+	}
+	if r.IntN(3) == 0 { // white balance drifts
+		for c := range 3 {
+			sc.tint[1][c] = sc.tint[0][c] * uniform(r, 0.92, 1.08)
+		}
+	}
+	if r.IntN(2) == 0 {
+		sc.jpegQ = 8 + r.IntN(45)
 	}
 	return sc
 }
@@ -170,10 +219,19 @@ func newDistractor(r *rand.Rand, w, h int, big bool) distractor {
 	return ds
 }
 
-// background fills sc.bg with one of several kinds of background.
-func (sc *scene) background(r *rand.Rand) {
+// background fills sc.bg with a photograph (photo, from photos) or one of
+// several kinds of procedural background.
+func (sc *scene) background(r *rand.Rand, photos *Photos, photo bool) {
 	bw, bh := sc.bgW, len(sc.bg)/3/sc.bgW
 	d := float64(min(bw, bh))
+	if photo {
+		buf := make([]float64, bw*bh*3)
+		photos.photoCrop(r, buf, bw, bh)
+		for i, v := range buf {
+			sc.bg[i] = clamp8(v)
+		}
+		return
+	}
 	c0, c1 := randColor(r, false), randColor(r, false)
 	// Base: a linear gradient between two colours.
 	ga := uniform(r, 0, 2*math.Pi)
@@ -311,6 +369,7 @@ type frameParams struct {
 	shakeX     int
 	shakeY     int
 	gain       float64
+	tint       [3]float64
 	big        bool
 	samples    []pose // hand poses over the exposure (motion blur)
 	handOn     bool
@@ -344,13 +403,13 @@ func (sc *scene) render(fp frameParams) *image.RGBA {
 	if fp.handOn {
 		sc.drawHand(img, fp.samples, -sx, -sy)
 	}
-	if sc.blur {
+	for range sc.blur {
 		boxBlur(img)
 	}
 	// Lighting, tint and camera noise.
 	var lut [3][256]float64
 	for c := range 3 {
-		g := fp.gain * sc.tint[c]
+		g := fp.gain * fp.tint[c]
 		for v := range 256 {
 			lut[c][v] = float64(v) * g
 		}
@@ -376,7 +435,25 @@ func (sc *scene) render(fp frameParams) *image.RGBA {
 			row[x+2] = clamp8(lut[2][row[x+2]] + n[2])
 		}
 	}
+	if sc.jpegQ > 0 {
+		blockArtefacts(img, sc.jpegQ)
+	}
 	return img
+}
+
+// blockArtefacts passes img through a JPEG encoder at quality q and back: the
+// 8×8 blocks, ringing and chroma subsampling of a low-bitrate H.264 or VP8
+// stream, roughly.
+func blockArtefacts(img *image.RGBA, q int) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+		return
+	}
+	dec, err := jpeg.Decode(&buf)
+	if err != nil {
+		return
+	}
+	draw.Draw(img, img.Rect, dec, dec.Bounds().Min, draw.Src)
 }
 
 func (sc *scene) drawDistractor(img *image.RGBA, ds *distractor, t, sx, sy float64) {
@@ -511,8 +588,16 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 				depth := min(1, -d/0.18)
 				shade := 0.72 + 0.28*max(0, depth) + 0.12*(u*hl.lightX+v*hl.lightY)/1.5
 				col := &hl.skin
-				if sleeve {
+				var tcol [3]float64
+				switch {
+				case sleeve:
 					col = &hl.sleeveCol
+				case hl.outline > 0 && d > -hl.outline:
+					col = &hl.outlineCol
+				case hl.tex != nil:
+					k := 0.55 + 0.9*hl.tex(u, v)
+					tcol = [3]float64{col[0] * k, col[1] * k, col[2] * k}
+					col = &tcol
 				}
 				i := 4 * (y*w + x)
 				k := float32(cov * wgt)

@@ -8,22 +8,24 @@ import (
 )
 
 // StreamMagic opens every clip of a training stream.
-const StreamMagic = "LTS1"
+const StreamMagic = "LTS2"
 
 // StreamHeaderSize is the size of a clip's header in a training stream.
-const StreamHeaderSize = 12
+const StreamHeaderSize = 16
 
 // WriteStreamClip writes c in the training-stream format of
 // `livetsm synth --stream`, which tools/train.py reads. Per clip:
 //
 //	offset size  field
-//	0      4     magic "LTS1"
+//	0      4     magic "LTS2"
 //	4      1     label: class index (uint8), as in Labels
 //	5      1     reserved, 0
 //	6      2     T: frames (uint16, little-endian)
 //	8      2     H: height (uint16, little-endian)
 //	10     2     W: width (uint16, little-endian)
-//	12     T·H·W·3  pixels: uint8 RGB, frame by frame, row by row (T,H,W,3)
+//	12     2     Start: first frame of the motion (uint16, little-endian)
+//	14     2     End: frame after the motion (uint16; Start = End = 0 for No gesture)
+//	16     T·H·W·3  pixels: uint8 RGB, frame by frame, row by row (T,H,W,3)
 //
 // A stream is clips back to back, with nothing between or after them.
 func WriteStreamClip(w io.Writer, c Clip) error {
@@ -37,12 +39,17 @@ func WriteStreamClip(w io.Writer, c Clip) error {
 	if c.Label < 0 || c.Label > 0xff {
 		return fmt.Errorf("synth: stream label %d", c.Label)
 	}
+	if c.Start < 0 || c.End < c.Start || c.End > len(c.Frames) {
+		return fmt.Errorf("synth: stream motion [%d, %d) of %d frames", c.Start, c.End, len(c.Frames))
+	}
 	buf := make([]byte, StreamHeaderSize+len(c.Frames)*fw*fh*3)
 	copy(buf, StreamMagic)
 	buf[4] = byte(c.Label)
 	binary.LittleEndian.PutUint16(buf[6:], uint16(len(c.Frames)))
 	binary.LittleEndian.PutUint16(buf[8:], uint16(fh))
 	binary.LittleEndian.PutUint16(buf[10:], uint16(fw))
+	binary.LittleEndian.PutUint16(buf[12:], uint16(c.Start))
+	binary.LittleEndian.PutUint16(buf[14:], uint16(c.End))
 	o := StreamHeaderSize
 	for i, f := range c.Frames {
 		if f.Rect.Dx() != fw || f.Rect.Dy() != fh {
@@ -60,24 +67,37 @@ func WriteStreamClip(w io.Writer, c Clip) error {
 	return err
 }
 
-// ReadStreamClip reads one clip written by WriteStreamClip and returns its
-// label, its size and its RGB pixels (T,H,W,3). At the end of the stream it
-// returns io.EOF.
-func ReadStreamClip(r io.Reader) (label, t, h, w int, rgb []byte, err error) {
+// StreamClip is one clip of a training stream, as ReadStreamClip reads it.
+type StreamClip struct {
+	// Label is the class index; T, H and W the clip's size.
+	Label, T, H, W int
+	// Start and End delimit the motion's frames [Start, End).
+	Start, End int
+	// RGB is the pixels, (T,H,W,3) row-major.
+	RGB []byte
+}
+
+// ReadStreamClip reads one clip written by WriteStreamClip. At the end of the
+// stream it returns io.EOF.
+func ReadStreamClip(r io.Reader) (StreamClip, error) {
 	var hdr [StreamHeaderSize]byte
-	if _, err = io.ReadFull(r, hdr[:]); err != nil {
-		return 0, 0, 0, 0, nil, err
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return StreamClip{}, err
 	}
 	if string(hdr[:4]) != StreamMagic {
-		return 0, 0, 0, 0, nil, errors.New("synth: stream: bad magic")
+		return StreamClip{}, errors.New("synth: stream: bad magic")
 	}
-	label = int(hdr[4])
-	t = int(binary.LittleEndian.Uint16(hdr[6:]))
-	h = int(binary.LittleEndian.Uint16(hdr[8:]))
-	w = int(binary.LittleEndian.Uint16(hdr[10:]))
-	rgb = make([]byte, t*h*w*3)
-	if _, err = io.ReadFull(r, rgb); err != nil {
-		return 0, 0, 0, 0, nil, io.ErrUnexpectedEOF
+	c := StreamClip{
+		Label: int(hdr[4]),
+		T:     int(binary.LittleEndian.Uint16(hdr[6:])),
+		H:     int(binary.LittleEndian.Uint16(hdr[8:])),
+		W:     int(binary.LittleEndian.Uint16(hdr[10:])),
+		Start: int(binary.LittleEndian.Uint16(hdr[12:])),
+		End:   int(binary.LittleEndian.Uint16(hdr[14:])),
 	}
-	return label, t, h, w, rgb, nil
+	c.RGB = make([]byte, c.T*c.H*c.W*3)
+	if _, err := io.ReadFull(r, c.RGB); err != nil {
+		return StreamClip{}, io.ErrUnexpectedEOF
+	}
+	return c, nil
 }

@@ -88,11 +88,15 @@ type Config struct {
 	// live source and .y4m files, 128×128 for training). Zero means 128.
 	Width, Height int
 	// FPS is the frame rate the motion is timed for (default 15): a gesture
-	// lasts about 0.35–0.8 s, so it spans more frames at a higher rate.
+	// lasts about 0.3–1.5 s, so it spans more frames at a higher rate.
 	FPS float64
 	// Seed selects the random sequence; the same Config gives the same
 	// frames.
 	Seed uint64
+	// Photos, if not nil, are photographs for backgrounds and hand textures,
+	// mixed with the procedural backgrounds (see LoadPhotos). The same
+	// Photos and Seed give the same frames.
+	Photos *Photos
 }
 
 // Generator renders clips and live streams. It is deterministic given its
@@ -149,30 +153,33 @@ func lerpPose(p, q pose, f float64) pose {
 type plan struct {
 	class      int
 	poses      []pose
-	start, end int // motion frames [start, end); empty for No gesture
+	blur       []pose // each frame's pose at the start of its exposure
+	start, end int    // motion frames [start, end); empty for No gesture
 	bigDistr   bool
 }
 
 func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
 
-// restPose draws a hand pose at rest for a w×h frame.
+// restPose draws a hand pose at rest for a w×h frame: anywhere in the frame,
+// the palm radius log-uniform so that the hand spans about 5–45% of the
+// frame's height.
 func restPose(r *rand.Rand, w, h int) pose {
 	d := float64(min(w, h))
 	return pose{
-		x:      float64(w)/2 + uniform(r, -0.15, 0.15)*d,
-		y:      float64(h)/2 + uniform(r, -0.08, 0.15)*d,
-		s:      uniform(r, 0.085, 0.13) * d,
-		a:      uniform(r, -0.3, 0.3),
-		spread: uniform(r, 0.25, 0.75),
+		x:      float64(w) * uniform(r, 0.15, 0.85),
+		y:      float64(h) * uniform(r, 0.2, 0.8),
+		s:      math.Exp(uniform(r, math.Log(0.03), math.Log(0.16))) * d,
+		a:      uniform(r, -0.45, 0.45),
+		spread: uniform(r, 0.2, 0.8),
 		vis:    true,
 	}
 }
 
-// timing splits n frames into rest, motion and rest; the motion lasts
-// 0.35–0.8 s at fps, at least 2 frames and leaving rest on both sides when
-// there is room.
+// timing splits n frames into rest, motion and rest: the motion lasts
+// 0.3–1.5 s at fps, at least 2 frames, at a random offset that leaves at least
+// one frame of rest on each side when there is room.
 func timing(r *rand.Rand, n int, fps float64) (start, end int) {
-	m := int(math.Round(uniform(r, 0.35, 0.8) * fps))
+	m := int(math.Round(uniform(r, 0.3, 1.5) * fps))
 	m = max(min(m, n-2), min(2, n), 1)
 	m = min(m, n)
 	rest := n - m
@@ -192,67 +199,138 @@ func ease(f, k float64) float64 {
 	return (1-k)*f + k*f*f*(3-2*f)
 }
 
+// camTiming is how a camera's own frame rate maps onto the model's frames: the
+// model's frame i shows the newest camera frame, taken at model-frame time
+// at(i), over an exposure of expo model frames (the motion blur).
+type camTiming struct {
+	ratio, phase, expo float64 // camera fps / model fps, camera phase in [0, 1), exposure
+}
+
+// newCamTiming draws a camera of 10–30 fps for a model running at fps, or
+// none (the identity) when resample is false.
+func newCamTiming(r *rand.Rand, fps float64, resample bool) camTiming {
+	if !resample {
+		return camTiming{ratio: 1, expo: 0.5}
+	}
+	camFPS := uniform(r, 10, 30)
+	ratio := camFPS / fps
+	return camTiming{ratio: ratio, phase: r.Float64(), expo: uniform(r, 0.2, 1) / ratio}
+}
+
+// at returns the model-frame time of the camera frame the model's frame i
+// shows: the newest camera frame taken at or before i.
+func (c camTiming) at(i int) float64 {
+	if c.ratio == 1 && c.phase == 0 {
+		return float64(i)
+	}
+	j := math.Floor(float64(i)*c.ratio - c.phase)
+	return (j + c.phase) / c.ratio
+}
+
+// motion is a clip's hand trajectory in continuous time (model frames).
+type motion struct {
+	from, to   pose
+	start, end float64 // motion from start−0.5 to end−0.5
+	k          float64 // easing
+	wobble     float64 // amplitude across the motion, pixels
+	wobF, wobP float64
+	still      bool // No gesture: from→to over the whole clip
+	n          int
+}
+
+func (m *motion) at(t float64) pose {
+	if m.still {
+		return lerpPose(m.from, m.to, max(0, min(1, t/float64(max(m.n-1, 1)))))
+	}
+	f := (t - m.start + 0.5) / (m.end - m.start)
+	p := lerpPose(m.from, m.to, ease(f, m.k))
+	if f > 0 && f < 1 && m.wobble != 0 {
+		// A little wobble across the direction of motion.
+		dx, dy := m.to.x-m.from.x, m.to.y-m.from.y
+		l := math.Hypot(dx, dy)
+		if l > 0 {
+			w := m.wobble * math.Sin(math.Pi*f) * math.Sin(2*math.Pi*m.wobF*f+m.wobP)
+			p.x += -dy / l * w
+			p.y += dx / l * w
+		}
+	}
+	return p
+}
+
 // makePlan draws the trajectory of a clip of n frames of class, moving in
-// frames [start, end) (ignored for No gesture).
-func makePlan(r *rand.Rand, class, n, w, h, start, end int) plan {
+// frames [start, end) (ignored for No gesture), seen through camera timing
+// ct.
+//
+// The two gestures of a pair draw their end pose from the same distribution
+// (the frames after a gesture must not tell its direction), and their start
+// pose is the end pose moved back along the gesture.
+func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 	d := float64(min(w, h))
-	p := plan{class: class, poses: make([]pose, n)}
-	base := restPose(r, w, h)
-	from, to := base, base
+	fw, fh := float64(w), float64(h)
+	p := plan{class: class, poses: make([]pose, n), blur: make([]pose, n)}
+	to := restPose(r, w, h)
+	from := to
+	m := motion{k: r.Float64(), n: n, start: float64(start), end: float64(end)}
+	sign := 1.0
+	if class == SwipingRight || class == SwipingUp || class == ZoomingOut || class == TurningCounterclockwise {
+		sign = -1
+	}
 	switch class {
 	case SwipingLeft, SwipingRight:
-		amp := uniform(r, 0.3, 0.55) * d
-		sign := 1.0
-		if class == SwipingRight {
-			sign = -1
+		// Left moves toward +x: the start lies at −x of the end, and no
+		// further out than 15% of the width beyond the frame.
+		amp := uniform(r, 0.25, 0.7) * d
+		room := to.x + 0.15*fw
+		if sign < 0 {
+			room = 1.15*fw - to.x
 		}
-		from.x, to.x = base.x-sign*amp/2, base.x+sign*amp/2
-		// The arm pivots at the elbow: the tilt follows the position, so it
-		// does not tell the direction either.
+		amp = min(amp, room)
+		from.x = to.x - sign*amp
+		// The arm pivots at the elbow: the tilt follows the displacement.
 		tilt := uniform(r, 0.2, 0.5)
-		from.a += tilt * (from.x - base.x) / d
-		to.a += tilt * (to.x - base.x) / d
-		dy := uniform(r, -0.05, 0.05) * d
-		from.y -= dy / 2
-		to.y += dy / 2
+		from.a -= tilt * sign * amp / d
+		from.y += uniform(r, -0.06, 0.06) * d
 	case SwipingUp, SwipingDown:
-		amp := uniform(r, 0.25, 0.42) * d
-		sign := -1.0
-		if class == SwipingDown {
-			sign = 1
+		// Up moves toward −y: the start lies below the end.
+		amp := uniform(r, 0.22, 0.55) * d
+		room := 1.1*fh - to.y
+		if sign > 0 {
+			room = to.y + 0.1*fh
 		}
-		base.y = float64(h)/2 + uniform(r, -0.05, 0.08)*d
-		from.y, to.y = base.y-sign*amp/2, base.y+sign*amp/2
-		dx := uniform(r, -0.05, 0.05) * d
-		from.x -= dx / 2
-		to.x += dx / 2
+		amp = min(amp, room)
+		from.y = to.y - sign*amp
+		from.x += uniform(r, -0.06, 0.06) * d
 	case ZoomingIn, ZoomingOut:
-		f := math.Sqrt(uniform(r, 1.5, 2.0))
-		lo, hi := base, base
-		lo.s, hi.s = base.s/f, base.s*f
-		lo.spread, hi.spread = uniform(r, 0, 0.25), uniform(r, 0.75, 1)
-		from, to = lo, hi
-		if class == ZoomingOut {
-			from, to = hi, lo
+		// In: the hand comes closer (grows) and opens; out: the reverse.
+		f := uniform(r, 1.5, 2.4)
+		ds := uniform(r, 0.25, 0.5)
+		if sign > 0 {
+			from.s = to.s / f
+			from.spread = max(0, to.spread-ds)
+		} else {
+			from.s = to.s * f
+			from.spread = min(1, to.spread+ds)
 		}
+		from.y += uniform(r, -0.04, 0.04) * d
 	case TurningClockwise, TurningCounterclockwise:
-		delta := uniform(r, 60, 120) * math.Pi / 180
-		sign := -1.0 // the person's clockwise is counterclockwise in the raw image
-		if class == TurningCounterclockwise {
-			sign = 1
-		}
-		from.a, to.a = base.a-sign*delta/2, base.a+sign*delta/2
+		// The person's clockwise is counterclockwise in the raw image
+		// (decreasing angle): the start angle is larger.
+		delta := uniform(r, 55, 130) * math.Pi / 180
+		from.a = to.a + sign*delta
 	}
 	jitter := uniform(r, 0.002, 0.008) * d
 	if class == NoGesture {
+		m.still = true
 		drift := uniform(r, 0, 0.06) * d
 		ang := uniform(r, 0, 2*math.Pi)
+		from = to
 		to.x += drift * math.Cos(ang)
 		to.y += drift * math.Sin(ang)
 		to.s *= uniform(r, 0.95, 1.05)
 		to.a += uniform(r, -0.08, 0.08)
+		m.from, m.to = from, to
 		for i := range p.poses {
-			p.poses[i] = lerpPose(from, to, float64(i)/float64(max(n-1, 1)))
+			p.poses[i] = m.at(ct.at(i))
 		}
 		switch k := r.IntN(6); k {
 		case 0: // no hand
@@ -267,17 +345,24 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int) plan {
 			}
 		case 2: // a large distractor moves across the scene
 			p.bigDistr = true
+		case 3: // stronger tremor
+			jitter *= uniform(r, 2, 4)
 		}
 	} else {
 		p.start, p.end = start, end
-		k := r.Float64()
-		for i := range p.poses {
-			// Frames before start rest at the start pose, frames from end on
-			// at the end pose; the motion frames sit symmetrically between,
-			// so the pose distribution is the same in both directions.
-			f := (float64(i-p.start) + 0.5) / float64(p.end-p.start)
-			p.poses[i] = lerpPose(from, to, ease(f, k))
+		m.from, m.to = from, to
+		if r.IntN(2) == 0 {
+			m.wobble = uniform(r, 0.01, 0.05) * d
+			m.wobF, m.wobP = uniform(r, 0.5, 1.5), uniform(r, 0, 2*math.Pi)
 		}
+		for i := range p.poses {
+			p.poses[i] = m.at(ct.at(i))
+		}
+	}
+	// The pose at the start of each frame's exposure, for the motion blur.
+	for i := range p.blur {
+		p.blur[i] = m.at(ct.at(i) - ct.expo)
+		p.blur[i].vis = p.poses[i].vis
 	}
 	// Small tremor, smoothed over time.
 	var jx, jy float64
@@ -286,6 +371,8 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int) plan {
 		jy = 0.5*jy + jitter*r.NormFloat64()
 		p.poses[i].x += jx
 		p.poses[i].y += jy
+		p.blur[i].x += jx
+		p.blur[i].y += jy
 	}
 	return p
 }
