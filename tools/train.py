@@ -425,6 +425,30 @@ def save_checkpoint(args, model, opt, step, elapsed, best, gen):
     os.replace(path + ".tmp", path)
 
 
+PHOTO_DIRS = ["/usr/share/backgrounds", "/usr/share/wallpapers"]
+PHOTO_PACKAGES = ["gnome-backgrounds", "mate-backgrounds", "lomiri-wallpapers", "plasma-workspace-wallpapers"]
+
+
+def ensure_photos(args):
+    """--photos auto reads Debian's wallpaper packages: install them when no
+    photograph is there yet (apt-get, as root or through sudo). The
+    photographs are never committed; scikit-image's and OpenCV's sample
+    images are kept for evaluation and never used here."""
+    if args.photos != "auto":
+        return
+    exts = (".jpg", ".jpeg", ".png", ".webp")
+    for d in PHOTO_DIRS:
+        for _, _, files in os.walk(d):
+            if any(f.lower().endswith(exts) for f in files):
+                return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    log("installing photographs: " + " ".join(PHOTO_PACKAGES))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + PHOTO_PACKAGES,
+                   check=True, env=env)
+
+
 def ensure_synth_bin(args):
     if args.synth_bin:
         return
@@ -512,6 +536,7 @@ def main():
         return
     log("args: " + json.dumps(vars(args)))
     ensure_synth_bin(args)
+    ensure_photos(args)
 
     model = build_model(args)
     opt = (torch.optim.AdamW(param_groups(model, args.wd), lr=args.lr) if args.opt == "adamw"
