@@ -562,8 +562,12 @@ def main():
 
     heldout = heldout_set(args)
     log("held-out: %d clips, seed %d" % (len(heldout), args.heldout_seed))
-    # A new stream seed per start, so a resumed run sees new clips.
-    stream = ClipStream(synth_command(args, args.seed * 1000003 + step), maxsize=8 * args.batch)
+    # A new stream seed per start, so a resumed run sees new clips, and never
+    # the held-out seed.
+    seed = 2 + args.seed * 1009 + step
+    if seed == args.heldout_seed:
+        seed += 1
+    stream = ClipStream(synth_command(args, seed), maxsize=8 * args.batch)
     budget = args.minutes * 60
     start = time.time() - elapsed
     last_ckpt = time.time()
