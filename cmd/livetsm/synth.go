@@ -75,7 +75,7 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	}
 	var ph *synth.Photos
 	if *photos != "" {
-		dirs := synth.DefaultPhotoDirs
+		dirs := synth.DefaultPhotoDirs()
 		if *photos != "auto" {
 			dirs = strings.Split(*photos, ",")
 		}

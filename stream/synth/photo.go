@@ -20,12 +20,12 @@ import (
 	_ "golang.org/x/image/webp"
 )
 
-// DefaultPhotoDirs are where Debian's wallpaper packages (gnome-backgrounds,
-// mate-backgrounds, lomiri-wallpapers, plasma-workspace-wallpapers) install
-// their photographs; `livetsm synth --photos auto` reads them. Evaluation
-// photographs (scikit-image's and OpenCV's sample images) are never among
-// them.
-var DefaultPhotoDirs = []string{"/usr/share/backgrounds", "/usr/share/wallpapers"}
+// DefaultPhotoDirs returns where Debian's wallpaper packages
+// (gnome-backgrounds, mate-backgrounds, lomiri-wallpapers,
+// plasma-workspace-wallpapers) install their photographs; `livetsm synth
+// --photos auto` reads them. Evaluation photographs (scikit-image's and
+// OpenCV's sample images) are never among them.
+func DefaultPhotoDirs() []string { return []string{"/usr/share/backgrounds", "/usr/share/wallpapers"} }
 
 // photoSide is the longer side photographs are kept at.
 const photoSide = 480

@@ -1,11 +1,25 @@
 // Package synth renders synthetic hand-gesture video: a hand-like shape (palm,
-// four fingers, thumb, wrist and forearm; skin tones and shading; varied size,
-// position, speed and rotation) over varied backgrounds (gradients, textures,
-// photograph-like noise, rooms of flat shapes) with lighting changes, camera
-// noise, blur, small camera shake and distractor motion, performing one of the
-// nine gestures of Labels. It trains and tests livetsm's default model
-// (`livetsm synth --stream`), feeds the live --synthetic source (Live) and
-// writes .y4m files for Chromium's fake camera (WriteY4M).
+// four fingers, thumb, wrist and forearm) performing one of the nine gestures
+// of Labels, randomised far enough that a model trained on it has to learn the
+// motion rather than the look:
+//
+//   - backgrounds: photographs (Config.Photos, e.g. Debian's wallpaper
+//     packages, see LoadPhotos) with random crops, scales, flips, exposure,
+//     contrast and colour, mixed with procedural ones (gradients, textures,
+//     noise, rooms of flat shapes);
+//   - hands of many proportions and sizes (about 5–45% of the frame's
+//     height), skin tones, gloves, photo or striped textures, outlines,
+//     sleeves or none, partly outside the frame; sometimes a face;
+//   - motion as people make it: 0.3–1.5 s, from any position, over varied
+//     distances, eased in and out, with a little wobble, seen by a camera of
+//     10–30 fps resampled to the model's rate (Config.FPS);
+//   - the camera: motion blur over its exposure, defocus, noise, shake,
+//     exposure and white-balance drift, flicker, and JPEG block artefacts
+//     like those of low-bitrate H.264 or VP8.
+//
+// It trains and tests livetsm's default model (`livetsm synth --stream`),
+// feeds the live --synthetic source (Live) and writes .y4m files for
+// Chromium's fake camera (WriteY4M).
 //
 // # Conventions
 //
@@ -25,9 +39,11 @@
 //     hand turns about the palm centre.
 //
 // Every clip has rest before and after the motion. The two gestures of a pair
-// (left/right, up/down, in/out, clockwise/counterclockwise) draw their start
-// and end poses from the same distribution, so one frame cannot tell them
-// apart: only the temporal order can.
+// (left/right, up/down, in/out, clockwise/counterclockwise) draw their end
+// poses from the same distribution, so the frames after a gesture cannot tell
+// which of the two it was: only the motion that led there can. (The start
+// pose is the end pose moved back along the gesture; the frames before the
+// motion are "No gesture" to an online model, which cannot know the future.)
 //
 // "No gesture" is a hand at rest with small jitter and drift, no hand at all, a
 // hand coming into view or leaving it, or a resting hand with a large distractor
