@@ -32,11 +32,11 @@ vet:
 test: deps vet
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race -run 'Concurrent' ./onlinetsm/...
-	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 20s -fuzzminimizetime 5s ./onlinetsm/
+	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 20s -fuzzminimizetime 5s ./onlinetsm/internal/ckpt/
 
 # The issue's bar: 60 s of fuzzing the loader finds nothing.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 60s -fuzzminimizetime 5s ./onlinetsm/
+	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 60s -fuzzminimizetime 5s ./onlinetsm/internal/ckpt/
 
 # The main job: the web page with the embedded default model. Open the printed
 # URL, press Start, make a gesture at the camera. Ctrl-C stops it.

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt/ckpttest"
 )
 
 // The fixture's weights written as safetensors (float32 and float16) with
@@ -15,7 +18,7 @@ func TestLoadSafetensors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, err := readCheckpoint(raw)
+	ck, err := ckpt.Read(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +39,7 @@ func TestLoadSafetensors(t *testing.T) {
 	}{{"float32", false, 1e-6}, {"float16", true, 5e-2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := writeSafetensors(&buf, ck.Tensors, meta, tc.half); err != nil {
+			if err := ckpttest.WriteSafetensors(&buf, ck.Tensors, meta, tc.half); err != nil {
 				t.Fatal(err)
 			}
 			path := filepath.Join(t.TempDir(), "model.safetensors")
@@ -63,6 +66,27 @@ func TestLoadSafetensors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The parity fixtures written by tools/make_fixtures.py are read in both
+// torch.save formats.
+func TestCheckpointRepoFixtures(t *testing.T) {
+	var got []*ckpt.Checkpoint
+	for _, name := range []string{"testdata/tsm_w035.pth", "testdata/tsm_w035.pth.tar"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck, err := ckpt.Read(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		t.Logf("%s: %s, %d tensors", name, ck.Format, len(ck.Tensors))
+		got = append(got, ck)
+	}
+	if got[0].Format != ckpt.FormatZip || got[1].Format != ckpt.FormatLegacy {
+		t.Errorf("formats %q, %q", got[0].Format, got[1].Format)
 	}
 }
 

@@ -3,13 +3,12 @@ package onlinetsm
 import (
 	"encoding/json"
 	"fmt"
-	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/livetsm/livetsm/cache"
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 	"github.com/livetsm/livetsm/onlinetsm/internal/kern"
 )
 
@@ -23,9 +22,6 @@ const numBlocks = 17
 // shiftBlocks are the blocks (0-based over the 17) that shift online in the
 // published model.
 var shiftBlocks = []int{2, 4, 5, 7, 8, 9, 11, 12, 14, 15}
-
-// bnEps is PyTorch's BatchNorm2d default epsilon.
-const bnEps = 1e-5
 
 // Model is a loaded online TSM network. It is safe for concurrent use by
 // many Streams.
@@ -74,153 +70,37 @@ type block struct {
 // Load reads a checkpoint and builds a Model. The format is detected from the
 // content (PyTorch zip, PyTorch legacy, safetensors).
 func Load(path string, opts ...Option) (*Model, error) {
-	return loadFile(path, opts, load)
+	m, err := ckpt.LoadFile(path, builder(opts))
+	if err != nil {
+		return nil, fmt.Errorf("onlinetsm: %w", err)
+	}
+	return m, nil
 }
 
 // LoadBytes is Load for a checkpoint already in memory.
 func LoadBytes(data []byte, opts ...Option) (*Model, error) {
-	return loadBytes(data, opts, load)
-}
-
-// loadFile reads path and builds a model from it with build, wrapping errors
-// with the package and the path.
-func loadFile[M any](path string, opts []Option, build func([]byte, []Option) (M, error)) (M, error) {
-	data, err := os.ReadFile(path)
+	m, err := ckpt.LoadBytes(data, builder(opts))
 	if err != nil {
-		var zero M
-		return zero, fmt.Errorf("onlinetsm: %w", err)
-	}
-	m, err := build(data, opts)
-	if err != nil {
-		return m, fmt.Errorf("onlinetsm: load %s: %w", path, err)
+		return nil, fmt.Errorf("onlinetsm: %w", err)
 	}
 	return m, nil
 }
 
-// loadBytes builds a model from data with build, wrapping errors with the
-// package.
-func loadBytes[M any](data []byte, opts []Option, build func([]byte, []Option) (M, error)) (M, error) {
-	m, err := build(data, opts)
-	if err != nil {
-		return m, fmt.Errorf("onlinetsm: %w", err)
-	}
-	return m, nil
+// builder returns build with the options bound.
+func builder(opts []Option) func(*ckpt.Checkpoint) (*Model, error) {
+	return func(ck *ckpt.Checkpoint) (*Model, error) { return build(ck, opts) }
 }
 
-func load(data []byte, opts []Option) (*Model, error) {
-	ck, err := readCheckpoint(data)
-	if err != nil {
-		return nil, err
-	}
-	return build(ck, opts)
-}
-
-// params hands out a checkpoint's tensors by key, checking shapes and
-// remembering which keys were used.
-type params struct {
-	t    map[string]*rawTensor
-	used map[string]bool
-}
-
-func (p *params) has(key string) bool { _, ok := p.t[key]; return ok }
-
-func (p *params) get(key string, shape ...int) ([]float32, error) {
-	t, ok := p.t[key]
-	if !ok {
-		return nil, fmt.Errorf("missing key %q", key)
-	}
-	if !slices.Equal(t.Shape, shape) {
-		return nil, fmt.Errorf("key %q has shape %v, want %v", key, t.Shape, shape)
-	}
-	for i, v := range t.Data {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("key %q holds a non-finite value at index %d", key, i)
-		}
-	}
-	p.used[key] = true
-	return t.Data, nil
-}
-
-// shape returns the shape of key, or an error if it is missing or not of
-// the given rank.
-func (p *params) shape(key string, rank int) ([]int, error) {
-	t, ok := p.t[key]
-	if !ok {
-		return nil, fmt.Errorf("missing key %q", key)
-	}
-	if len(t.Shape) != rank {
-		return nil, fmt.Errorf("key %q has shape %v, want rank %d", key, t.Shape, rank)
-	}
-	for _, d := range t.Shape {
-		if d <= 0 || d > 1<<16 {
-			return nil, fmt.Errorf("key %q has shape %v: dimension out of range", key, t.Shape)
-		}
-	}
-	return t.Shape, nil
-}
-
-// checkAllUsed reports the keys no layer has read.
-func (p *params) checkAllUsed() error {
-	var extra []string
-	for k := range p.t {
-		if !p.used[k] {
-			extra = append(extra, k)
-		}
-	}
-	if len(extra) == 0 {
-		return nil
-	}
-	slices.Sort(extra)
-	more := ""
-	if len(extra) > 3 {
-		more = fmt.Sprintf(" and %d more", len(extra)-3)
-		extra = extra[:3]
-	}
-	return fmt.Errorf("unexpected keys %q%s", extra, more)
-}
-
-// convBN reads a convolution weight of the given shape and the batch norm at
-// bnPrefix, and folds them: W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
-func (p *params) convBN(wKey, bnPrefix string, shape ...int) (w, b []float32, err error) {
-	raw, err := p.get(wKey, shape...)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := shape[0]
-	var bn [4][]float32
-	for i, name := range []string{"weight", "bias", "running_mean", "running_var"} {
-		if bn[i], err = p.get(bnPrefix+"."+name, out); err != nil {
-			return nil, nil, err
-		}
-	}
-	if p.has(bnPrefix + ".num_batches_tracked") {
-		p.used[bnPrefix+".num_batches_tracked"] = true
-	}
-	per := len(raw) / out
-	w = make([]float32, len(raw))
-	b = make([]float32, out)
-	for o := 0; o < out; o++ {
-		if bn[3][o] < 0 {
-			return nil, nil, fmt.Errorf("key %q holds a negative variance", bnPrefix+".running_var")
-		}
-		scale := float64(bn[0][o]) / math.Sqrt(float64(bn[3][o])+bnEps)
-		for i := o * per; i < (o+1)*per; i++ {
-			w[i] = float32(float64(raw[i]) * scale)
-		}
-		b[o] = float32(float64(bn[1][o]) - float64(bn[2][o])*scale)
-	}
-	return w, b, nil
-}
-
-func (p *params) conv1x1(wKey, bnPrefix string, out, in int) (conv, error) {
-	w, b, err := p.convBN(wKey, bnPrefix, out, in, 1, 1)
+// conv1x1 reads a 1×1 convolution and its batch norm.
+func conv1x1(p *ckpt.Params, wKey, bnPrefix string, out, in int) (conv, error) {
+	w, b, err := p.ConvBN(wKey, bnPrefix, out, in, 1, 1)
 	if err != nil {
 		return conv{}, err
 	}
 	return conv{w: kern.NewMat(w, out, in), bias: b}, nil
 }
 
-func build(ck *checkpoint, opts []Option) (*Model, error) {
+func build(ck *ckpt.Checkpoint, opts []Option) (*Model, error) {
 	cfg := config{}
 	for _, o := range opts {
 		o(&cfg)
@@ -237,19 +117,19 @@ func build(ck *checkpoint, opts []Option) (*Model, error) {
 	if cfg.size < 32 || cfg.size > 4096 {
 		return nil, fmt.Errorf("input size %d out of range [32, 4096]", cfg.size)
 	}
-	p := &params{t: ck.Tensors, used: map[string]bool{}}
+	p := ckpt.NewParams(ck.Tensors)
 	m := &Model{size: cfg.size, format: ck.Format, meta: ck.Meta, mean: ImageNetMean, std: ImageNetStd}
 	if cfg.mean != nil {
 		m.mean, m.std = [3]float32(cfg.mean), [3]float32(cfg.std)
 	}
 
 	// Stem: 3×3 stride-2 convolution to 32 channels.
-	ws, err := p.shape("features.0.0.weight", 4)
+	ws, err := p.Shape("features.0.0.weight", 4)
 	if err != nil {
 		return nil, err
 	}
 	stemC := ws[0]
-	w, b, err := p.convBN("features.0.0.weight", "features.0.1", stemC, 3, 3, 3)
+	w, b, err := p.ConvBN("features.0.0.weight", "features.0.1", stemC, 3, 3, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +146,7 @@ func build(ck *checkpoint, opts []Option) (*Model, error) {
 			if i == 0 {
 				st = stride
 			}
-			blk, err := p.block(idx, t, in, st, h)
+			blk, err := readBlock(p, idx, t, in, st, h)
 			if err != nil {
 				return nil, err
 			}
@@ -286,96 +166,67 @@ func build(ck *checkpoint, opts []Option) (*Model, error) {
 			idx++
 		}
 	}
-	if p.has(fmt.Sprintf("features.%d.conv.0.weight", numBlocks+1)) {
+	if p.Has(fmt.Sprintf("features.%d.conv.0.weight", numBlocks+1)) {
 		return nil, fmt.Errorf("unexpected key %q: more than %d inverted-residual blocks", fmt.Sprintf("features.%d.conv.0.weight", numBlocks+1), numBlocks)
 	}
-	hs, err := p.shape(fmt.Sprintf("features.%d.0.weight", numBlocks+1), 4)
+	hs, err := p.Shape(fmt.Sprintf("features.%d.0.weight", numBlocks+1), 4)
 	if err != nil {
 		return nil, err
 	}
 	m.lastC = hs[0]
-	if m.head, err = p.conv1x1(fmt.Sprintf("features.%d.0.weight", numBlocks+1), fmt.Sprintf("features.%d.1", numBlocks+1), m.lastC, in); err != nil {
+	if m.head, err = conv1x1(p, fmt.Sprintf("features.%d.0.weight", numBlocks+1), fmt.Sprintf("features.%d.1", numBlocks+1), m.lastC, in); err != nil {
 		return nil, err
 	}
 	m.lastHW = h * h
 	m.maxHid = max(m.maxHid, m.lastC*m.lastHW)
 
-	cs, err := p.shape("classifier.weight", 2)
+	fc, err := p.Classifier("classifier", m.lastC, cfg.labels)
 	if err != nil {
 		return nil, err
 	}
-	m.classes = cs[0]
-	if m.fcW, err = p.get("classifier.weight", m.classes, m.lastC); err != nil {
-		return nil, err
-	}
-	if m.fcB, err = p.get("classifier.bias", m.classes); err != nil {
-		return nil, err
-	}
-	if err := p.checkAllUsed(); err != nil {
-		return nil, err
-	}
+	m.fcW, m.fcB, m.classes, m.labels = fc.W, fc.B, fc.Classes, fc.Labels
 	m.width = float64(m.blocks[numBlocks-1].out) / float64(setting[6][1])
-
-	if m.labels, err = classLabels(cfg.labels, m.classes); err != nil {
-		return nil, err
-	}
 	m.pool = kern.NewPool(cfg.threads)
 	return m, nil
 }
 
-// classLabels checks the labels given for a model of n classes, or names
-// the classes "class 0", "class 1", … when none were given.
-func classLabels(given []string, n int) ([]string, error) {
-	if given != nil {
-		if len(given) != n {
-			return nil, fmt.Errorf("%d labels given for a model of %d classes", len(given), n)
-		}
-		return given, nil
-	}
-	labels := make([]string, n)
-	for i := range labels {
-		labels[i] = "class " + strconv.Itoa(i)
-	}
-	return labels, nil
-}
-
-// block reads inverted-residual block idx (features.idx+1).
-func (p *params) block(idx, t, in, stride, h int) (block, error) {
+// readBlock reads inverted-residual block idx (features.idx+1).
+func readBlock(p *ckpt.Params, idx, t, in, stride, h int) (block, error) {
 	pre := fmt.Sprintf("features.%d.conv.", idx+1)
 	b := block{in: in, stride: stride, h: h, w: h, oh: kern.OutSize(h, stride), ow: kern.OutSize(h, stride), slot: -1}
 	var err error
 	if t == 1 {
 		b.hid = in
-		if b.dwW, b.dwB, err = p.convBN(pre+"0.weight", pre+"1", in, 1, 3, 3); err != nil {
+		if b.dwW, b.dwB, err = p.ConvBN(pre+"0.weight", pre+"1", in, 1, 3, 3); err != nil {
 			return b, err
 		}
-		s, err := p.shape(pre+"3.weight", 4)
+		s, err := p.Shape(pre+"3.weight", 4)
 		if err != nil {
 			return b, err
 		}
 		b.out = s[0]
-		if b.proj, err = p.conv1x1(pre+"3.weight", pre+"4", b.out, in); err != nil {
+		if b.proj, err = conv1x1(p, pre+"3.weight", pre+"4", b.out, in); err != nil {
 			return b, err
 		}
 	} else {
-		s, err := p.shape(pre+"0.weight", 4)
+		s, err := p.Shape(pre+"0.weight", 4)
 		if err != nil {
 			return b, err
 		}
 		b.hid = s[0]
-		e, err := p.conv1x1(pre+"0.weight", pre+"1", b.hid, in)
+		e, err := conv1x1(p, pre+"0.weight", pre+"1", b.hid, in)
 		if err != nil {
 			return b, err
 		}
 		b.expand = &e
-		if b.dwW, b.dwB, err = p.convBN(pre+"3.weight", pre+"4", b.hid, 1, 3, 3); err != nil {
+		if b.dwW, b.dwB, err = p.ConvBN(pre+"3.weight", pre+"4", b.hid, 1, 3, 3); err != nil {
 			return b, err
 		}
-		if s, err = p.shape(pre+"6.weight", 4); err != nil {
+		if s, err = p.Shape(pre+"6.weight", 4); err != nil {
 			return b, err
 		}
 		b.out = s[0]
-		if b.proj, err = p.conv1x1(pre+"6.weight", pre+"7", b.out, b.hid); err != nil {
+		if b.proj, err = conv1x1(p, pre+"6.weight", pre+"7", b.out, b.hid); err != nil {
 			return b, err
 		}
 	}

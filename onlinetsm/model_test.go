@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gorgonia.org/tensor"
+
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
 
 func TestPublishedConfigShapes(t *testing.T) {
@@ -49,11 +51,11 @@ func TestWidthsAndSizes(t *testing.T) {
 }
 
 // withTensors builds a model from a modified random state dict.
-func withTensors(t *testing.T, edit func(map[string]*rawTensor), opts ...Option) error {
+func withTensors(t *testing.T, edit func(map[string]*ckpt.Tensor), opts ...Option) error {
 	t.Helper()
 	sd := randomStateDict(0.35, 4, 3)
 	edit(sd)
-	m, err := build(&checkpoint{Format: "test", Tensors: sd}, opts)
+	m, err := build(&ckpt.Checkpoint{Format: "test", Tensors: sd}, opts)
 	if err == nil {
 		m.Close()
 	}
@@ -63,28 +65,28 @@ func withTensors(t *testing.T, edit func(map[string]*rawTensor), opts ...Option)
 func TestBadWeights(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(map[string]*rawTensor)
+		edit func(map[string]*ckpt.Tensor)
 		opts []Option
 		want string
 	}{
-		{"missing key", func(sd map[string]*rawTensor) { delete(sd, "features.5.conv.4.running_var") }, nil, `missing key "features.5.conv.4.running_var"`},
-		{"extra key", func(sd map[string]*rawTensor) {
-			sd["features.3.conv.9.weight"] = &rawTensor{Shape: []int{1}, Data: []float32{1}}
+		{"missing key", func(sd map[string]*ckpt.Tensor) { delete(sd, "features.5.conv.4.running_var") }, nil, `missing key "features.5.conv.4.running_var"`},
+		{"extra key", func(sd map[string]*ckpt.Tensor) {
+			sd["features.3.conv.9.weight"] = &ckpt.Tensor{Shape: []int{1}, Data: []float32{1}}
 		}, nil, `unexpected keys ["features.3.conv.9.weight"]`},
-		{"wrong shape", func(sd map[string]*rawTensor) {
-			sd["classifier.bias"] = &rawTensor{Shape: []int{5}, Data: make([]float32, 5)}
+		{"wrong shape", func(sd map[string]*ckpt.Tensor) {
+			sd["classifier.bias"] = &ckpt.Tensor{Shape: []int{5}, Data: make([]float32, 5)}
 		}, nil, `key "classifier.bias" has shape [5], want [4]`},
-		{"wrong conv shape", func(sd map[string]*rawTensor) {
+		{"wrong conv shape", func(sd map[string]*ckpt.Tensor) {
 			sd["features.4.conv.3.weight"].Shape = []int{sd["features.4.conv.3.weight"].Shape[0] / 2, 2, 3, 3}
 		}, nil, `key "features.4.conv.3.weight" has shape`},
-		{"rank", func(sd map[string]*rawTensor) {
+		{"rank", func(sd map[string]*ckpt.Tensor) {
 			sd["classifier.weight"].Shape = []int{len(sd["classifier.weight"].Data)}
 		}, nil, `key "classifier.weight" has shape`},
-		{"nan weight", func(sd map[string]*rawTensor) { sd["features.7.conv.0.weight"].Data[3] = float32(math.NaN()) }, nil, `key "features.7.conv.0.weight" holds a non-finite value at index 3`},
-		{"negative variance", func(sd map[string]*rawTensor) { sd["features.2.conv.1.running_var"].Data[0] = -1 }, nil, "negative variance"},
-		{"too many blocks", func(sd map[string]*rawTensor) { sd["features.18.conv.0.weight"] = sd["features.17.conv.0.weight"] }, nil, "more than 17"},
-		{"labels", func(map[string]*rawTensor) {}, []Option{WithLabels([]string{"a", "b"})}, "2 labels given for a model of 4 classes"},
-		{"input size", func(map[string]*rawTensor) {}, []Option{WithInputSize(8)}, "input size 8 out of range"},
+		{"nan weight", func(sd map[string]*ckpt.Tensor) { sd["features.7.conv.0.weight"].Data[3] = float32(math.NaN()) }, nil, `key "features.7.conv.0.weight" holds a non-finite value at index 3`},
+		{"negative variance", func(sd map[string]*ckpt.Tensor) { sd["features.2.conv.1.running_var"].Data[0] = -1 }, nil, "negative variance"},
+		{"too many blocks", func(sd map[string]*ckpt.Tensor) { sd["features.18.conv.0.weight"] = sd["features.17.conv.0.weight"] }, nil, "more than 17"},
+		{"labels", func(map[string]*ckpt.Tensor) {}, []Option{WithLabels([]string{"a", "b"})}, "2 labels given for a model of 4 classes"},
+		{"input size", func(map[string]*ckpt.Tensor) {}, []Option{WithInputSize(8)}, "input size 8 out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := withTensors(t, tc.edit, tc.opts...)

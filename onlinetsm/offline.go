@@ -16,6 +16,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 	"github.com/livetsm/livetsm/onlinetsm/internal/kern"
 )
 
@@ -99,39 +100,40 @@ type mbBlock struct {
 // shifted blocks and the class count are read from the keys and shapes.
 // Options: WithLabels, WithThreads.
 func LoadOffline(path string, opts ...Option) (*OfflineModel, error) {
-	return loadFile(path, opts, loadOffline)
+	m, err := ckpt.LoadFile(path, offlineBuilder(opts))
+	if err != nil {
+		return nil, fmt.Errorf("onlinetsm: %w", err)
+	}
+	return m, nil
 }
 
 // LoadOfflineBytes is LoadOffline for a checkpoint already in memory.
 func LoadOfflineBytes(data []byte, opts ...Option) (*OfflineModel, error) {
-	return loadBytes(data, opts, loadOffline)
-}
-
-func loadOffline(data []byte, opts []Option) (*OfflineModel, error) {
-	ck, err := readCheckpoint(data)
+	m, err := ckpt.LoadBytes(data, offlineBuilder(opts))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("onlinetsm: %w", err)
 	}
-	return buildOffline(ck, opts)
+	return m, nil
 }
 
-func buildOffline(ck *checkpoint, opts []Option) (*OfflineModel, error) {
+// offlineBuilder returns buildOffline with the options bound.
+func offlineBuilder(opts []Option) func(*ckpt.Checkpoint) (*OfflineModel, error) {
+	return func(ck *ckpt.Checkpoint) (*OfflineModel, error) { return buildOffline(ck, opts) }
+}
+
+func buildOffline(ck *ckpt.Checkpoint, opts []Option) (*OfflineModel, error) {
 	cfg := config{}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	p := &params{t: ck.Tensors, used: map[string]bool{}}
-	for k := range p.t {
-		// mmengine's data preprocessor may store its mean and std; the
-		// preprocessing is configured separately.
-		if strings.HasPrefix(k, "data_preprocessor.") {
-			p.used[k] = true
-		}
-	}
+	p := ckpt.NewParams(ck.Tensors)
+	// mmengine's data preprocessor may store its mean and std; the
+	// preprocessing is configured separately.
+	p.Skip("data_preprocessor.")
 	m := &OfflineModel{format: ck.Format, shiftDiv: 8}
-	ws, err := p.shape("backbone.conv1.conv.weight", 4)
+	ws, err := p.Shape("backbone.conv1.conv.weight", 4)
 	if err != nil {
-		if !p.has("backbone.conv1.conv.weight") && !hasPrefix(p, "backbone.") {
+		if !p.Has("backbone.conv1.conv.weight") && !p.HasPrefix("backbone.") {
 			return nil, fmt.Errorf("not an mmaction2 recogniser checkpoint: no \"backbone.\" keys (an online MobileNetV2 checkpoint is loaded with Load)")
 		}
 		return nil, err
@@ -139,58 +141,34 @@ func buildOffline(ck *checkpoint, opts []Option) (*OfflineModel, error) {
 	switch {
 	case ws[2] == 7 && ws[3] == 7:
 		m.arch = ArchResNetTSM
-		err = m.buildResNet(p)
+		err = m.readResNet(p)
 	case ws[2] == 3 && ws[3] == 3:
 		m.arch = ArchMobileNetV2TSM
-		err = m.buildMobileNetV2(p)
+		err = m.readMobileNetV2(p)
 	default:
 		err = fmt.Errorf("key %q has shape %v: neither ResNet's 7×7 nor MobileNetV2's 3×3 stem", "backbone.conv1.conv.weight", ws)
 	}
 	if err != nil {
 		return nil, err
 	}
-	cs, err := p.shape("cls_head.fc_cls.weight", 2)
+	fc, err := p.Classifier("cls_head.fc_cls", m.featC, cfg.labels)
 	if err != nil {
 		return nil, err
 	}
-	m.classes = cs[0]
-	if cs[1] != m.featC {
-		return nil, fmt.Errorf("key %q has shape %v, want (classes, %d)", "cls_head.fc_cls.weight", cs, m.featC)
-	}
-	if m.fcW, err = p.get("cls_head.fc_cls.weight", m.classes, m.featC); err != nil {
-		return nil, err
-	}
-	if m.fcB, err = p.get("cls_head.fc_cls.bias", m.classes); err != nil {
-		return nil, err
-	}
-	if err := p.checkAllUsed(); err != nil {
-		return nil, err
-	}
-	if m.labels, err = classLabels(cfg.labels, m.classes); err != nil {
-		return nil, err
-	}
+	m.fcW, m.fcB, m.classes, m.labels = fc.W, fc.B, fc.Classes, fc.Labels
 	m.pool = kern.NewPool(cfg.threads)
 	return m, nil
 }
 
-func hasPrefix(p *params, prefix string) bool {
-	for k := range p.t {
-		if strings.HasPrefix(k, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
 // convModule reads an mmcv ConvModule at prefix (prefix.conv.weight,
 // prefix.bn.*) of a dense k×k convolution (padding k/2), reading the output channel count from the weight's shape.
-func (p *params) convModule(prefix string, cin, k, stride int) (offConv, error) {
-	s, err := p.shape(prefix+".conv.weight", 4)
+func convModule(p *ckpt.Params, prefix string, cin, k, stride int) (offConv, error) {
+	s, err := p.Shape(prefix+".conv.weight", 4)
 	if err != nil {
 		return offConv{}, err
 	}
 	cout := s[0]
-	w, b, err := p.convBN(prefix+".conv.weight", prefix+".bn", cout, cin, k, k)
+	w, b, err := p.ConvBN(prefix+".conv.weight", prefix+".bn", cout, cin, k, k)
 	if err != nil {
 		return offConv{}, err
 	}
@@ -200,32 +178,32 @@ func (p *params) convModule(prefix string, cin, k, stride int) (offConv, error) 
 // resConv1 reads a bottleneck's first ConvModule, whose convolution
 // TemporalShift wraps when the block shifts: key base+".conv.net.weight"
 // when shifted, base+".conv.weight" otherwise. It reports which.
-func (p *params) resConv1(base string, cin int) (offConv, bool, error) {
-	if !p.has(base + ".conv.net.weight") {
-		c, err := p.convModule(base, cin, 1, 1)
+func resConv1(p *ckpt.Params, base string, cin int) (offConv, bool, error) {
+	if !p.Has(base + ".conv.net.weight") {
+		c, err := convModule(p, base, cin, 1, 1)
 		return c, false, err
 	}
-	s, err := p.shape(base+".conv.net.weight", 4)
+	s, err := p.Shape(base+".conv.net.weight", 4)
 	if err != nil {
 		return offConv{}, false, err
 	}
 	cout := s[0]
-	w, b, err := p.convBN(base+".conv.net.weight", base+".bn", cout, cin, 1, 1)
+	w, b, err := p.ConvBN(base+".conv.net.weight", base+".bn", cout, cin, 1, 1)
 	if err != nil {
 		return offConv{}, false, err
 	}
 	return offConv{a: kern.NewMat(w, cout, cin), bias: b, cout: cout, cin: cin, k: 1, stride: 1}, true, nil
 }
 
-func (m *OfflineModel) buildResNet(p *params) error {
+func (m *OfflineModel) readResNet(p *ckpt.Params) error {
 	var err error
-	if m.stem, err = p.convModule("backbone.conv1", 3, 7, 2); err != nil {
+	if m.stem, err = convModule(p, "backbone.conv1", 3, 7, 2); err != nil {
 		return err
 	}
 	m.stem.pad = 3
 	var counts [4]int
 	for s := range counts {
-		for p.has(fmt.Sprintf("backbone.layer%d.%d.conv3.conv.weight", s+1, counts[s])) {
+		for p.Has(fmt.Sprintf("backbone.layer%d.%d.conv3.conv.weight", s+1, counts[s])) {
 			counts[s]++
 		}
 	}
@@ -233,7 +211,7 @@ func (m *OfflineModel) buildResNet(p *params) error {
 	if !ok {
 		return fmt.Errorf("ResNet with %v bottlenecks per stage: not ResNet-50, -101 or -152", counts)
 	}
-	if p.has("backbone.layer5.0.conv1.conv.weight") || p.has("backbone.layer5.0.conv1.conv.net.weight") {
+	if p.Has("backbone.layer5.0.conv1.conv.weight") || p.Has("backbone.layer5.0.conv1.conv.net.weight") {
 		return fmt.Errorf("unexpected key prefix \"backbone.layer5\": a ResNet has 4 stages")
 	}
 	m.depth = depth
@@ -246,22 +224,22 @@ func (m *OfflineModel) buildResNet(p *params) error {
 				stride = 2
 			}
 			var b resBlock
-			if b.conv1, b.shift, err = p.resConv1(pre+".conv1", cin); err != nil {
+			if b.conv1, b.shift, err = resConv1(p, pre+".conv1", cin); err != nil {
 				return err
 			}
 			planes := b.conv1.cout
-			if b.conv2, err = p.convModule(pre+".conv2", planes, 3, stride); err != nil {
+			if b.conv2, err = convModule(p, pre+".conv2", planes, 3, stride); err != nil {
 				return err
 			}
 			if b.conv2.cout != planes {
 				return fmt.Errorf("%s.conv2 has %d output channels, want %d", pre, b.conv2.cout, planes)
 			}
-			if b.conv3, err = p.convModule(pre+".conv3", planes, 1, 1); err != nil {
+			if b.conv3, err = convModule(p, pre+".conv3", planes, 1, 1); err != nil {
 				return err
 			}
 			out := b.conv3.cout
-			if p.has(pre + ".downsample.conv.weight") {
-				d, err := p.convModule(pre+".downsample", cin, 1, stride)
+			if p.Has(pre + ".downsample.conv.weight") {
+				d, err := convModule(p, pre+".downsample", cin, 1, stride)
 				if err != nil {
 					return err
 				}
@@ -289,16 +267,16 @@ func (m *OfflineModel) buildResNet(p *params) error {
 var mbSettings = [7][4]int{{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
 	{6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}
 
-func (m *OfflineModel) buildMobileNetV2(p *params) error {
+func (m *OfflineModel) readMobileNetV2(p *ckpt.Params) error {
 	var err error
-	if m.stem, err = p.convModule("backbone.conv1", 3, 3, 2); err != nil {
+	if m.stem, err = convModule(p, "backbone.conv1", 3, 3, 2); err != nil {
 		return err
 	}
 	cin := m.stem.cout
 	for l, st := range mbSettings {
 		n := st[2]
-		if p.has(fmt.Sprintf("backbone.layer%d.%d.conv.0.conv.weight", l+1, n)) ||
-			p.has(fmt.Sprintf("backbone.layer%d.%d.conv.0.net.conv.weight", l+1, n)) {
+		if p.Has(fmt.Sprintf("backbone.layer%d.%d.conv.0.conv.weight", l+1, n)) ||
+			p.Has(fmt.Sprintf("backbone.layer%d.%d.conv.0.net.conv.weight", l+1, n)) {
 			return fmt.Errorf("unexpected key prefix \"backbone.layer%d.%d\": MobileNetV2's layer%d has %d blocks", l+1, n, l+1, n)
 		}
 		for i := 0; i < n; i++ {
@@ -306,7 +284,7 @@ func (m *OfflineModel) buildMobileNetV2(p *params) error {
 			if i == 0 {
 				stride = st[3]
 			}
-			b, err := p.mbBlock(fmt.Sprintf("backbone.layer%d.%d.conv", l+1, i), cin, stride)
+			b, err := readMBBlock(p, fmt.Sprintf("backbone.layer%d.%d.conv", l+1, i), cin, stride)
 			if err != nil {
 				return err
 			}
@@ -317,7 +295,7 @@ func (m *OfflineModel) buildMobileNetV2(p *params) error {
 			cin = b.out
 		}
 	}
-	h, err := p.convModule("backbone.conv2", cin, 1, 1)
+	h, err := convModule(p, "backbone.conv2", cin, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -330,16 +308,16 @@ func (m *OfflineModel) buildMobileNetV2(p *params) error {
 // mbBlock reads one inverted residual at pre (backbone.layerL.B.conv): with
 // an expansion, pre.0 is the 1×1 expansion (pre.0.net when shifted), pre.1
 // the depthwise 3×3, pre.2 the projection; without, pre.0 and pre.1.
-func (p *params) mbBlock(pre string, cin, stride int) (mbBlock, error) {
+func readMBBlock(p *ckpt.Params, pre string, cin, stride int) (mbBlock, error) {
 	b := mbBlock{in: cin, stride: stride}
 	dw := pre + ".0"
 	proj := pre + ".1"
-	if p.has(pre+".2.conv.weight") || p.has(pre+".0.net.conv.weight") {
+	if p.Has(pre+".2.conv.weight") || p.Has(pre+".0.net.conv.weight") {
 		e := pre + ".0"
-		if p.has(pre + ".0.net.conv.weight") {
+		if p.Has(pre + ".0.net.conv.weight") {
 			e, b.shift = pre+".0.net", true
 		}
-		c, err := p.convModule(e, cin, 1, 1)
+		c, err := convModule(p, e, cin, 1, 1)
 		if err != nil {
 			return b, err
 		}
@@ -350,10 +328,10 @@ func (p *params) mbBlock(pre string, cin, stride int) (mbBlock, error) {
 		b.hid = cin
 	}
 	var err error
-	if b.dwW, b.dwB, err = p.convBN(dw+".conv.weight", dw+".bn", b.hid, 1, 3, 3); err != nil {
+	if b.dwW, b.dwB, err = p.ConvBN(dw+".conv.weight", dw+".bn", b.hid, 1, 3, 3); err != nil {
 		return b, err
 	}
-	if b.proj, err = p.convModule(proj, b.hid, 1, 1); err != nil {
+	if b.proj, err = convModule(p, proj, b.hid, 1, 1); err != nil {
 		return b, err
 	}
 	b.out = b.proj.cout

@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
 
 // offlineFixture is what tools/make_offline_fixtures.py writes per model.
@@ -183,35 +186,35 @@ func TestOfflineCheckpointErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, err := readCheckpoint(data)
+	ck, err := ckpt.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	edit := func(f func(map[string]*rawTensor)) *checkpoint {
-		t2 := map[string]*rawTensor{}
+	edit := func(f func(map[string]*ckpt.Tensor)) *ckpt.Checkpoint {
+		t2 := map[string]*ckpt.Tensor{}
 		for k, v := range ck.Tensors {
 			t2[k] = v
 		}
 		f(t2)
-		return &checkpoint{Format: ck.Format, Tensors: t2}
+		return &ckpt.Checkpoint{Format: ck.Format, Tensors: t2}
 	}
 	for _, c := range []struct {
 		name string
-		ck   *checkpoint
+		ck   *ckpt.Checkpoint
 	}{
-		{"missing bn", edit(func(t map[string]*rawTensor) { delete(t, "backbone.layer2.1.conv2.bn.running_var") })},
-		{"extra key", edit(func(t map[string]*rawTensor) {
-			t["backbone.extra.weight"] = &rawTensor{Shape: []int{1}, Data: []float32{1}}
+		{"missing bn", edit(func(t map[string]*ckpt.Tensor) { delete(t, "backbone.layer2.1.conv2.bn.running_var") })},
+		{"extra key", edit(func(t map[string]*ckpt.Tensor) {
+			t["backbone.extra.weight"] = &ckpt.Tensor{Shape: []int{1}, Data: []float32{1}}
 		})},
-		{"missing fc", edit(func(t map[string]*rawTensor) { delete(t, "cls_head.fc_cls.weight") })},
-		{"missing block", edit(func(t map[string]*rawTensor) {
+		{"missing fc", edit(func(t map[string]*ckpt.Tensor) { delete(t, "cls_head.fc_cls.weight") })},
+		{"missing block", edit(func(t map[string]*ckpt.Tensor) {
 			for k := range t {
 				if len(k) > 18 && k[:18] == "backbone.layer3.5." {
 					delete(t, k)
 				}
 			}
 		})},
-		{"no backbone", &checkpoint{Tensors: map[string]*rawTensor{"features.0.0.weight": {Shape: []int{1}, Data: []float32{1}}}}},
+		{"no backbone", &ckpt.Checkpoint{Tensors: map[string]*ckpt.Tensor{"features.0.0.weight": {Shape: []int{1}, Data: []float32{1}}}}},
 	} {
 		if _, err := buildOffline(c.ck, nil); err == nil {
 			t.Errorf("%s: no error", c.name)
@@ -224,5 +227,33 @@ func TestOfflineCheckpointErrors(t *testing.T) {
 	}
 	if _, err := LoadOffline(filepath.Join("testdata", "offline", "nope.pth")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestCheckpointMMActionMeta reads mmaction2-style checkpoints written by
+// torch.save (tools/make_offline_fixtures.py): {"meta": {..., numpy int64,
+// numpy float64, np.array ...}, "state_dict": ..., "optimizer": ...}. The
+// numpy objects outside the state dict become inert placeholders.
+func TestCheckpointMMActionMeta(t *testing.T) {
+	for _, name := range []string{"r50.pth", "r101.pth", "mbv2.pth"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "offline", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck, err := ckpt.Read(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if ck.Format != ckpt.FormatZip {
+			t.Errorf("%s: format %q", name, ck.Format)
+		}
+		if _, ok := ck.Tensors["cls_head.fc_cls.weight"]; !ok {
+			t.Errorf("%s: no cls_head.fc_cls.weight among %d tensors", name, len(ck.Tensors))
+		}
+		for k := range ck.Tensors {
+			if !strings.HasPrefix(k, "backbone.") && !strings.HasPrefix(k, "cls_head.") {
+				t.Errorf("%s: tensor %q from outside the state dict", name, k)
+			}
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
 
 // makeDivisible rounds x up to a multiple of 8, as MobileNetV2 does.
@@ -13,9 +15,9 @@ func makeDivisible(x float64) int { return int(math.Ceil(x/8)) * 8 }
 // MobileNetV2 of the given width (channels rounded up to multiples of 8; the
 // stem stays 32, the ratio-1 block 16 and the last conv 1280 for width ≤ 1)
 // with BN statistics drawn too.
-func randomStateDict(width float64, classes int, seed uint64) map[string]*rawTensor {
+func randomStateDict(width float64, classes int, seed uint64) map[string]*ckpt.Tensor {
 	rng := rand.New(rand.NewPCG(seed, 0x7453_4d))
-	sd := map[string]*rawTensor{}
+	sd := map[string]*ckpt.Tensor{}
 	convW := func(key string, shape ...int) {
 		n, fan := 1, 1
 		for i, d := range shape {
@@ -29,21 +31,21 @@ func randomStateDict(width float64, classes int, seed uint64) map[string]*rawTen
 		for i := range data {
 			data[i] = float32(rng.NormFloat64() * std)
 		}
-		sd[key] = &rawTensor{Shape: shape, Data: data}
+		sd[key] = &ckpt.Tensor{Shape: shape, Data: data}
 	}
 	bn := func(prefix string, c int) {
-		vec := func(f func() float64) *rawTensor {
+		vec := func(f func() float64) *ckpt.Tensor {
 			d := make([]float32, c)
 			for i := range d {
 				d[i] = float32(f())
 			}
-			return &rawTensor{Shape: []int{c}, Data: d}
+			return &ckpt.Tensor{Shape: []int{c}, Data: d}
 		}
 		sd[prefix+".weight"] = vec(func() float64 { return 0.5 + rng.Float64() })
 		sd[prefix+".bias"] = vec(func() float64 { return 0.1 * rng.NormFloat64() })
 		sd[prefix+".running_mean"] = vec(func() float64 { return 0.1 * rng.NormFloat64() })
 		sd[prefix+".running_var"] = vec(func() float64 { return 0.5 + rng.Float64() })
-		sd[prefix+".num_batches_tracked"] = &rawTensor{Data: []float32{1}}
+		sd[prefix+".num_batches_tracked"] = &ckpt.Tensor{Data: []float32{1}}
 	}
 	in := 32
 	convW("features.0.0.weight", in, 3, 3, 3)
@@ -87,7 +89,7 @@ func randomStateDict(width float64, classes int, seed uint64) map[string]*rawTen
 	for i := range b {
 		b[i] = float32(0.1 * rng.NormFloat64())
 	}
-	sd["classifier.bias"] = &rawTensor{Shape: []int{classes}, Data: b}
+	sd["classifier.bias"] = &ckpt.Tensor{Shape: []int{classes}, Data: b}
 	return sd
 }
 
@@ -108,7 +110,7 @@ func NewRandom(width float64, classes int, seed uint64, opts ...Option) (*Model,
 	if classes <= 0 || classes > 100000 {
 		return nil, fmt.Errorf("onlinetsm: class count %d out of range", classes)
 	}
-	m, err := build(&checkpoint{Format: "random", Tensors: randomStateDict(width, classes, seed)}, opts)
+	m, err := build(&ckpt.Checkpoint{Format: "random", Tensors: randomStateDict(width, classes, seed)}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("onlinetsm: %w", err)
 	}

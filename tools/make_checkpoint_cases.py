@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Generate the checkpoint reader's test files in onlinetsm/testdata/checkpoint/.
+"""Generate the checkpoint reader's test files in onlinetsm/internal/ckpt/testdata/.
 
 Run by hand (not in CI) with Debian's PyTorch:
 
@@ -24,7 +24,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "onlinetsm", "testdata", "checkpoint")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "onlinetsm", "internal", "ckpt", "testdata")
 
 
 def f32list(t):

@@ -1,40 +1,10 @@
-package onlinetsm
+package ckpt
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// TestCheckpointMMActionMeta reads mmaction2-style checkpoints written by
-// torch.save (tools/make_offline_fixtures.py): {"meta": {..., numpy int64,
-// numpy float64, np.array ...}, "state_dict": ..., "optimizer": ...}. The
-// numpy objects outside the state dict become inert placeholders.
-func TestCheckpointMMActionMeta(t *testing.T) {
-	for _, name := range []string{"r50.pth", "r101.pth", "mbv2.pth"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "offline", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ck, err := ckptRead(data, false)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if ck.Format != ckptFormatZip {
-			t.Errorf("%s: format %q", name, ck.Format)
-		}
-		if _, ok := ck.Tensors["cls_head.fc_cls.weight"]; !ok {
-			t.Errorf("%s: no cls_head.fc_cls.weight among %d tensors", name, len(ck.Tensors))
-		}
-		for k := range ck.Tensors {
-			if !strings.HasPrefix(k, "backbone.") && !strings.HasPrefix(k, "cls_head.") {
-				t.Errorf("%s: tensor %q from outside the state dict", name, k)
-			}
-		}
-	}
-}
 
 // TestCheckpointInertPlaceholders: the inert globals are accepted outside
 // the state dict only, and do not open the door to other globals.

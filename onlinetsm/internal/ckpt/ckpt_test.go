@@ -1,4 +1,4 @@
-package onlinetsm
+package ckpt
 
 import (
 	"archive/zip"
@@ -15,12 +15,14 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt/ckpttest"
 )
 
-// The files in testdata/checkpoint are made by tools/make_checkpoint_cases.py
+// The files in testdata are made by tools/make_checkpoint_cases.py
 // with Debian's PyTorch 1.13; expected.json holds the exact float32 values
 // each good file must yield.
-const ckptTestDir = "testdata/checkpoint"
+const ckptTestDir = "testdata"
 
 type ckptExpectedTensor struct {
 	Shape []int     `json:"shape"`
@@ -87,9 +89,9 @@ func ckptGoodFiles(t testing.TB) []string {
 	return names
 }
 
-// ckptTestRead is readCheckpoint without its final recover, so that a panic
+// ckptTestRead is Read without its final recover, so that a panic
 // in checkpoint.go fails the test instead of becoming an error.
-func ckptTestRead(data []byte) (*checkpoint, error) {
+func ckptTestRead(data []byte) (*Checkpoint, error) {
 	return ckptRead(data, false)
 }
 
@@ -158,40 +160,20 @@ func TestCheckpointFormatsAgree(t *testing.T) {
 	}
 }
 
-// The parity fixtures written by tools/make_fixtures.py.
-func TestCheckpointRepoFixtures(t *testing.T) {
-	var got []*checkpoint
-	for _, name := range []string{"testdata/tsm_w035.pth", "testdata/tsm_w035.pth.tar"} {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ck, err := readCheckpoint(data)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		t.Logf("%s: %s, %d tensors", name, ck.Format, len(ck.Tensors))
-		got = append(got, ck)
-	}
-	if got[0].Format != ckptFormatZip || got[1].Format != ckptFormatLegacy {
-		t.Errorf("formats %q, %q", got[0].Format, got[1].Format)
-	}
-}
-
 func TestCheckpointFloat16Rounding(t *testing.T) {
 	_, bits, in := ckptLoadExpected(t)
 	if len(bits) == 0 || len(bits) != len(in) {
 		t.Fatalf("bad _float16_rounding table: %d in, %d bits", len(in), len(bits))
 	}
 	for i, x := range in {
-		if got := ckptFloat32ToHalf(float32(x)); got != bits[i] {
-			t.Errorf("ckptFloat32ToHalf(%g) = %#04x, numpy gives %#04x", float32(x), got, bits[i])
+		if got := ckpttest.Float32ToHalf(float32(x)); got != bits[i] {
+			t.Errorf("Float32ToHalf(%g) = %#04x, numpy gives %#04x", float32(x), got, bits[i])
 		}
 	}
 	// Every half value survives float32 and back, bit for bit (NaNs stay NaN).
 	for h := 0; h < 1<<16; h++ {
 		f := ckptHalfToFloat32(uint16(h))
-		back := ckptFloat32ToHalf(f)
+		back := ckpttest.Float32ToHalf(f)
 		if f != f {
 			if back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
 				t.Fatalf("NaN %#04x came back as %#04x", h, back)
@@ -210,19 +192,19 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	tensors := src.Tensors
-	tensors["odd"] = &rawTensor{Shape: []int{2, 2}, Data: []float32{1e-6, -70000, float32(math.Inf(-1)), 0.1}}
-	tensors["nilshape"] = &rawTensor{Data: []float32{-3}}
+	tensors["odd"] = &Tensor{Shape: []int{2, 2}, Data: []float32{1e-6, -70000, float32(math.Inf(-1)), 0.1}}
+	tensors["nilshape"] = &Tensor{Data: []float32{-3}}
 	meta := map[string]string{"arch": "mobilenetv2", "note": "ünïcode \"quoted\""}
 	for _, half := range []bool{false, true} {
 		var buf bytes.Buffer
-		if err := writeSafetensors(&buf, tensors, meta, half); err != nil {
+		if err := ckpttest.WriteSafetensors(&buf, tensors, meta, half); err != nil {
 			t.Fatal(err)
 		}
 		ck, err := ckptTestRead(buf.Bytes())
 		if err != nil {
 			t.Fatalf("half=%v: %v", half, err)
 		}
-		if ck.Format != ckptFormatSafetensors || !reflect.DeepEqual(ck.Meta, meta) {
+		if ck.Format != FormatSafetensors || !reflect.DeepEqual(ck.Meta, meta) {
 			t.Errorf("half=%v: format %q meta %v", half, ck.Format, ck.Meta)
 		}
 		if len(ck.Tensors) != len(tensors) {
@@ -246,7 +228,7 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 					}
 					continue
 				}
-				if exact := ckptHalfToFloat32(ckptFloat32ToHalf(w)); math.Float32bits(g) != math.Float32bits(exact) {
+				if exact := ckptHalfToFloat32(ckpttest.Float32ToHalf(w)); math.Float32bits(g) != math.Float32bits(exact) {
 					t.Fatalf("half %q[%d] = %v, want %v", k, i, g, exact)
 				}
 				aw := math.Abs(float64(w))
@@ -269,25 +251,12 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 	}
 	// No metadata: Meta is empty, not nil.
 	var buf bytes.Buffer
-	if err := writeSafetensors(&buf, map[string]*rawTensor{"a": {Shape: []int{1}, Data: []float32{1}}}, nil, false); err != nil {
+	if err := ckpttest.WriteSafetensors(&buf, map[string]*Tensor{"a": {Shape: []int{1}, Data: []float32{1}}}, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	ck, err := ckptTestRead(buf.Bytes())
 	if err != nil || ck.Meta == nil || len(ck.Meta) != 0 {
 		t.Fatalf("ck=%+v err=%v", ck, err)
-	}
-}
-
-func TestCheckpointWriteErrors(t *testing.T) {
-	for name, tensors := range map[string]map[string]*rawTensor{
-		"short data":   {"a": {Shape: []int{2, 3}, Data: make([]float32, 5)}},
-		"negative dim": {"a": {Shape: []int{-1}, Data: nil}},
-		"reserved":     {"__metadata__": {Shape: []int{1}, Data: []float32{1}}},
-		"nil":          {"a": nil},
-	} {
-		if err := writeSafetensors(&bytes.Buffer{}, tensors, nil, false); err == nil {
-			t.Errorf("%s: no error", name)
-		}
 	}
 }
 
@@ -455,7 +424,7 @@ func TestCheckpointByteFlips(t *testing.T) {
 }
 
 // ckptCheckConsistent checks the invariants of a successfully read checkpoint.
-func ckptCheckConsistent(t testing.TB, ck *checkpoint, fileSize int) {
+func ckptCheckConsistent(t testing.TB, ck *Checkpoint, fileSize int) {
 	t.Helper()
 	if len(ck.Tensors) == 0 || ck.Meta == nil {
 		t.Fatalf("read %d tensors, meta %v", len(ck.Tensors), ck.Meta)

@@ -1,7 +1,7 @@
-package onlinetsm
-
-// Checkpoint reading: PyTorch zip (torch.save, PyTorch ≥ 1.6), PyTorch legacy
-// (pre-1.6 non-zip torch.save) and safetensors files, detected by content.
+// Package ckpt reads model checkpoints: PyTorch zip (torch.save, PyTorch ≥
+// 1.6), PyTorch legacy (pre-1.6 non-zip torch.save) and safetensors files,
+// detected by content, into float32 tensors by key; Params hands them out to
+// the model builders of onlinetsm and onlinetsm/offline.
 //
 // The readers treat every file as hostile:
 //
@@ -21,6 +21,7 @@ package onlinetsm
 //     number of bytes decompressed and of float32 elements produced is capped
 //     by a budget proportional to the file size;
 //   - panics inside third-party parsers are recovered and returned as errors.
+package ckpt
 
 import (
 	"archive/zip"
@@ -31,6 +32,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"os"
 	"sort"
 	"strings"
 
@@ -39,25 +41,31 @@ import (
 	"github.com/nlpodyssey/safetensors"
 )
 
-// rawTensor is one named tensor read from a checkpoint, converted to float32.
-type rawTensor struct {
+// Tensor is one named tensor read from a checkpoint, converted to float32.
+type Tensor struct {
+	// Shape is the tensor's size; nil or empty for a scalar.
 	Shape []int
-	Data  []float32 // len == product(Shape); scalars have Shape == nil/empty and len(Data)==1
+	// Data holds the product of Shape values (one for a scalar), row-major.
+	Data []float32
 }
 
-// checkpoint is what a file holds: its tensors by key (with any "module." prefix removed),
-// string metadata (safetensors __metadata__; empty for torch files) and the detected format.
-type checkpoint struct {
-	Format  string // "pytorch-zip", "pytorch-legacy" or "safetensors"
-	Tensors map[string]*rawTensor
-	Meta    map[string]string
+// Checkpoint is what a file holds: its tensors by key (with any "module."
+// prefix removed), string metadata (safetensors __metadata__; empty for
+// torch files) and the detected format.
+type Checkpoint struct {
+	// Format is FormatZip, FormatLegacy or FormatSafetensors.
+	Format string
+	// Tensors are the state dict's tensors by key.
+	Tensors map[string]*Tensor
+	// Meta is the safetensors metadata; empty, never nil, for torch files.
+	Meta map[string]string
 }
 
-// Checkpoint format names, as stored in checkpoint.Format.
+// Checkpoint format names, as stored in Checkpoint.Format.
 const (
-	ckptFormatZip         = "pytorch-zip"
-	ckptFormatLegacy      = "pytorch-legacy"
-	ckptFormatSafetensors = "safetensors"
+	FormatZip         = "pytorch-zip"
+	FormatLegacy      = "pytorch-legacy"
+	FormatSafetensors = "safetensors"
 )
 
 // Limits on what a checkpoint may make the reader allocate.
@@ -71,7 +79,7 @@ const (
 	ckptModulePrefix = "module."
 )
 
-// Errors that readCheckpoint wraps, for callers and tests that use errors.Is.
+// Errors that Read wraps, for callers and tests that use errors.Is.
 var (
 	errCkptUnknownFormat  = errors.New("not a checkpoint (unknown format)")
 	errCkptTruncated      = errors.New("truncated file")
@@ -82,21 +90,49 @@ var (
 	errCkptUnsupportedDTy = errors.New("unsupported dtype")
 )
 
-// readCheckpoint parses a checkpoint from its bytes; the format is detected by content, not name.
+// Read parses a checkpoint from its bytes; the format is detected by
+// content, not name.
 //
 // A PyTorch file may hold a bare state dict or a dict with the state dict
 // under "state_dict" (other entries such as "epoch" or "optimizer" are
 // ignored); non-tensor entries of the state dict are ignored and a leading
 // "module." is stripped from every key. All tensors are converted to float32.
-func readCheckpoint(data []byte) (*checkpoint, error) {
+func Read(data []byte) (*Checkpoint, error) {
 	return ckptRead(data, true)
 }
 
-// ckptRead is readCheckpoint. With recoverAll it turns any panic, including
+// LoadFile reads the checkpoint at path and builds a model from it with
+// build. Errors other than the file system's (which name the path) start
+// with "load PATH: ".
+func LoadFile[M any](path string, build func(*Checkpoint) (M, error)) (M, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	m, err := LoadBytes(data, build)
+	if err != nil {
+		return m, fmt.Errorf("load %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// LoadBytes reads a checkpoint from data and builds a model from it with
+// build.
+func LoadBytes[M any](data []byte, build func(*Checkpoint) (M, error)) (M, error) {
+	ck, err := Read(data)
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	return build(ck)
+}
+
+// ckptRead is Read. With recoverAll it turns any panic, including
 // one in this file, into an error; tests and fuzz targets pass false so that
 // bugs here are found rather than hidden. Panics inside gopickle and
 // safetensors are always recovered.
-func ckptRead(data []byte, recoverAll bool) (ck *checkpoint, err error) {
+func ckptRead(data []byte, recoverAll bool) (ck *Checkpoint, err error) {
 	if recoverAll {
 		defer func() {
 			if r := recover(); r != nil {
@@ -112,14 +148,14 @@ func ckptRead(data []byte, recoverAll bool) (ck *checkpoint, err error) {
 		return nil, fmt.Errorf("checkpoint: %w: %d bytes, neither a PyTorch zip or legacy file nor safetensors", errCkptUnknownFormat, len(data))
 	}
 	b := newCkptBudget(len(data))
-	var tensors map[string]*rawTensor
+	var tensors map[string]*Tensor
 	meta := map[string]string{}
 	switch format {
-	case ckptFormatZip:
+	case FormatZip:
 		tensors, err = readTorchZip(data, b)
-	case ckptFormatLegacy:
+	case FormatLegacy:
 		tensors, err = readTorchLegacy(data, b)
-	case ckptFormatSafetensors:
+	case FormatSafetensors:
 		tensors, meta, err = readSafetensorsFile(data, b)
 	}
 	if err != nil {
@@ -128,19 +164,19 @@ func ckptRead(data []byte, recoverAll bool) (ck *checkpoint, err error) {
 	if len(tensors) == 0 {
 		return nil, fmt.Errorf("checkpoint: %s: %w", format, errCkptNoTensors)
 	}
-	return &checkpoint{Format: format, Tensors: tensors, Meta: meta}, nil
+	return &Checkpoint{Format: format, Tensors: tensors, Meta: meta}, nil
 }
 
 // ckptDetect returns the format of data judged by its first bytes, or "".
 func ckptDetect(data []byte) string {
 	switch {
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")):
-		return ckptFormatZip
+		return FormatZip
 	case len(data) >= 9 && data[8] == '{':
 		// 8-byte little-endian header length, then a JSON object.
-		return ckptFormatSafetensors
+		return FormatSafetensors
 	case data[0] == 0x80: // pickle PROTO opcode: the legacy magic-number pickle
-		return ckptFormatLegacy
+		return FormatLegacy
 	}
 	return ""
 }
@@ -246,45 +282,6 @@ func ckptHalfToFloat32(h uint16) float32 {
 	default:
 		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
 	}
-}
-
-// ckptFloat32ToHalf converts a float32 to IEEE 754 binary16 bits, rounding
-// to nearest, ties to even; overflow gives ±Inf and NaN stays NaN.
-func ckptFloat32ToHalf(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int(b>>23) & 0xff
-	mant := b & 0x7fffff
-	if exp == 0xff {
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 { // half subnormal (or zero)
-		if e < -10 {
-			return sign
-		}
-		full := mant | 0x800000
-		shift := uint(14 - e)
-		h := full >> shift
-		rem := full & (1<<shift - 1)
-		halfway := uint32(1) << (shift - 1)
-		if rem > halfway || (rem == halfway && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	h := uint32(e)<<10 | mant>>13
-	rem := mant & 0x1fff
-	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
-		h++ // a carry into the exponent is still the right encoding
-	}
-	return sign | uint16(h)
 }
 
 // ---------------------------------------------------------------------------
@@ -735,7 +732,7 @@ func ckptStorageID(pid interface{}, minLen int) (tup *types.Tuple, cls *ckptStor
 
 // readTorchZip reads a torch.save zip archive: <dir>/data.pkl, whose
 // persistent ids name storages stored as <dir>/data/<key>.
-func readTorchZip(data []byte, b *ckptBudget) (map[string]*rawTensor, error) {
+func readTorchZip(data []byte, b *ckptBudget) (map[string]*Tensor, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, zip.ErrFormat) {
@@ -859,7 +856,7 @@ var ckptLegacyMagic, _ = new(big.Int).SetString("1950a86a20f9469cfc6c", 16)
 // readTorchLegacy reads a pre-1.6 torch.save file: magic number, protocol
 // version and sys info pickles, the main pickle, the list of storage keys,
 // then for each key an int64 element count and the raw little-endian data.
-func readTorchLegacy(data []byte, b *ckptBudget) (map[string]*rawTensor, error) {
+func readTorchLegacy(data []byte, b *ckptBudget) (map[string]*Tensor, error) {
 	pos := 0
 	next := func(what string, findClass func(string, string) (interface{}, error),
 		pl func(interface{}) (interface{}, error)) (interface{}, error) {
@@ -1030,7 +1027,7 @@ func ckptDictLookup(v interface{}, key string) (interface{}, bool) {
 
 // ckptCollect finds the state dict in a torch checkpoint's object and
 // converts its tensors.
-func ckptCollect(obj interface{}, b *ckptBudget) (map[string]*rawTensor, error) {
+func ckptCollect(obj interface{}, b *ckptBudget) (map[string]*Tensor, error) {
 	sd := obj
 	if _, isDict := ckptDictEntries(obj); !isDict {
 		if _, isTensor := obj.(*ckptTensor); isTensor {
@@ -1045,7 +1042,7 @@ func ckptCollect(obj interface{}, b *ckptBudget) (map[string]*rawTensor, error) 
 		sd = v
 	}
 	entries, _ := ckptDictEntries(sd)
-	out := map[string]*rawTensor{}
+	out := map[string]*Tensor{}
 	from := map[string]string{}
 	for _, e := range entries {
 		for _, v := range []interface{}{e.key, e.value} {
@@ -1102,8 +1099,8 @@ func ckptTypeName(v interface{}) string {
 }
 
 // toRaw gathers the elements of a strided tensor view into a dense float32
-// rawTensor, after checking that the view lies inside its storage.
-func (t *ckptTensor) toRaw(b *ckptBudget) (*rawTensor, error) {
+// Tensor, after checking that the view lies inside its storage.
+func (t *ckptTensor) toRaw(b *ckptBudget) (*Tensor, error) {
 	sb, err := t.storage.bytes()
 	if err != nil {
 		return nil, err
@@ -1118,7 +1115,7 @@ func (t *ckptTensor) toRaw(b *ckptBudget) (*rawTensor, error) {
 	if err := b.takeElems(numel, fmt.Sprintf("shape %v", t.size)); err != nil {
 		return nil, err
 	}
-	rt := &rawTensor{Shape: append([]int{}, t.size...), Data: []float32{}}
+	rt := &Tensor{Shape: append([]int{}, t.size...), Data: []float32{}}
 	if numel == 0 {
 		return rt, nil
 	}
@@ -1184,7 +1181,7 @@ func ckptContiguous(size, stride []int) bool {
 // github.com/nlpodyssey/safetensors, which validates the header (offsets
 // contiguous, sizes matching dtype × shape, data section exactly filling
 // the file) without allocating tensors.
-func readSafetensorsFile(data []byte, b *ckptBudget) (tensors map[string]*rawTensor, meta map[string]string, err error) {
+func readSafetensorsFile(data []byte, b *ckptBudget) (tensors map[string]*Tensor, meta map[string]string, err error) {
 	if len(data) < 8 {
 		return nil, nil, fmt.Errorf("%d-byte file: %w", len(data), errCkptTruncated)
 	}
@@ -1223,7 +1220,7 @@ func readSafetensorsFile(data []byte, b *ckptBudget) (tensors map[string]*rawTen
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	tensors = make(map[string]*rawTensor, len(names))
+	tensors = make(map[string]*Tensor, len(names))
 	for _, name := range names {
 		info := infos[name]
 		dt, ok := ckptSafetensorsDTypes[info.DType]
@@ -1257,76 +1254,7 @@ func readSafetensorsFile(data []byte, b *ckptBudget) (tensors map[string]*rawTen
 		if _, dup := tensors[key]; dup {
 			return nil, nil, fmt.Errorf("duplicate key %q after stripping the %q prefix", key, ckptModulePrefix)
 		}
-		tensors[key] = &rawTensor{Shape: shape, Data: vals}
+		tensors[key] = &Tensor{Shape: shape, Data: vals}
 	}
 	return tensors, meta, nil
-}
-
-// ckptView is a safetensors.View of bytes about to be written.
-type ckptView struct {
-	dtype safetensors.DType
-	shape []uint64
-	data  []byte
-}
-
-// DType implements safetensors.View.
-func (v ckptView) DType() safetensors.DType { return v.dtype }
-
-// Shape implements safetensors.View.
-func (v ckptView) Shape() []uint64 { return v.shape }
-
-// Data implements safetensors.View.
-func (v ckptView) Data() []byte { return v.data }
-
-// DataLen implements safetensors.View.
-func (v ckptView) DataLen() uint64 { return uint64(len(v.data)) }
-
-// writeSafetensors writes tensors (float32, or float16 when half is true) and metadata in the safetensors format.
-//
-// Tensors are laid out sorted by name; a nil or empty Shape is a scalar
-// holding one element.
-func writeSafetensors(w io.Writer, tensors map[string]*rawTensor, meta map[string]string, half bool) error {
-	views := make(map[string]ckptView, len(tensors))
-	for name, t := range tensors {
-		if name == "" || name == "__metadata__" {
-			return fmt.Errorf("checkpoint: write safetensors: invalid tensor name %q", name)
-		}
-		if t == nil {
-			return fmt.Errorf("checkpoint: write safetensors: tensor %q is nil", name)
-		}
-		shape := make([]uint64, len(t.Shape))
-		n := 1
-		for i, d := range t.Shape {
-			if d < 0 || (d > 0 && n > math.MaxInt32/d) {
-				return fmt.Errorf("checkpoint: write safetensors: tensor %q: bad shape %v", name, t.Shape)
-			}
-			shape[i] = uint64(d)
-			n *= d
-		}
-		if len(t.Data) != n {
-			return fmt.Errorf("checkpoint: write safetensors: tensor %q: shape %v needs %d values, have %d", name, t.Shape, n, len(t.Data))
-		}
-		v := ckptView{dtype: safetensors.F32, shape: shape}
-		if half {
-			v.dtype = safetensors.F16
-			v.data = make([]byte, 2*n)
-			for i, x := range t.Data {
-				binary.LittleEndian.PutUint16(v.data[2*i:], ckptFloat32ToHalf(x))
-			}
-		} else {
-			v.data = make([]byte, 4*n)
-			for i, x := range t.Data {
-				binary.LittleEndian.PutUint32(v.data[4*i:], math.Float32bits(x))
-			}
-		}
-		views[name] = v
-	}
-	var m map[string]string
-	if len(meta) > 0 {
-		m = meta
-	}
-	if err := safetensors.SerializeToWriter(views, m, w); err != nil {
-		return fmt.Errorf("checkpoint: write safetensors: %w", err)
-	}
-	return nil
 }

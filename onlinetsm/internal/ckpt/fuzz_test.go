@@ -1,4 +1,4 @@
-package onlinetsm
+package ckpt
 
 import (
 	"archive/zip"
@@ -8,15 +8,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt/ckpttest"
 )
 
-// FuzzReadCheckpoint feeds arbitrary bytes to readCheckpoint, seeded with the
+// FuzzReadCheckpoint feeds arbitrary bytes to Read, seeded with the
 // test checkpoints of every format and some corrupt ones. It must never
-// panic (it runs without readCheckpoint's final recover, so panics in
-// checkpoint.go are not hidden), and whatever it accepts must be consistent
+// panic (it runs without Read's final recover, so panics in this package
+// are not hidden), and whatever it accepts must be consistent
 // and within the memory budget for the input's size. Run with
 //
-//	go test ./onlinetsm/ -run XXX -fuzz FuzzReadCheckpoint -fuzztime 60s
+//	go test ./onlinetsm/internal/ckpt/ -run XXX -fuzz FuzzReadCheckpoint -fuzztime 60s
 func FuzzReadCheckpoint(f *testing.F) {
 	entries, err := os.ReadDir(ckptTestDir)
 	if err != nil {
@@ -39,7 +41,7 @@ func FuzzReadCheckpoint(f *testing.F) {
 		}
 	}
 	var st bytes.Buffer
-	if err := writeSafetensors(&st, map[string]*rawTensor{
+	if err := ckpttest.WriteSafetensors(&st, map[string]*Tensor{
 		"a":        {Shape: []int{2, 2}, Data: []float32{1, 2, 3, 4}},
 		"module.b": {Data: []float32{5}},
 	}, map[string]string{"k": "v"}, true); err != nil {
@@ -63,7 +65,7 @@ func FuzzReadCheckpoint(f *testing.F) {
 }
 
 // FuzzCheckpointPickle fuzzes the pickle of a zip checkpoint: the input
-// replaces data.pkl of testdata/checkpoint/zip_views.pt, whose storage
+// replaces data.pkl of testdata/zip_views.pt, whose storage
 // records stay, so that mutations reach the unpickler, the class allow-list,
 // persistent loads and the tensor view checks instead of failing the zip CRC.
 func FuzzCheckpointPickle(f *testing.F) {
