@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/livetsm/livetsm/cluster"
 	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/stream/capture"
 	"github.com/livetsm/livetsm/stream/synth"
@@ -48,6 +49,8 @@ type liveConfig struct {
 	seed             uint64
 	synthW, synthH   int
 	synthFPS         float64
+	publish          string // NATS URL for the predictions (nats.go)
+	streamID         string
 }
 
 // newLiveFlags returns the live commands' flag set and where it stores them.
@@ -71,6 +74,8 @@ func newLiveFlags() (*flag.FlagSet, *liveConfig) {
 	fs.IntVar(&c.synthW, "synthetic-width", 320, "frame width of the --synthetic video")
 	fs.IntVar(&c.synthH, "synthetic-height", 240, "frame height of the --synthetic video")
 	fs.Float64Var(&c.synthFPS, "synthetic-fps", 30, "frame rate of the --synthetic video")
+	fs.StringVar(&c.publish, "publish", "", "also publish each prediction to the NATS bus at `URL` (nats://HOST:PORT), on livetsm.predictions.<stream-id>")
+	fs.StringVar(&c.streamID, "stream-id", "", "the stream's `ID` on the bus (default: from the source, e.g. camera-0, synthetic)")
 	return fs, c
 }
 
@@ -119,6 +124,21 @@ func liveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	case c.reconnectMax <= 0:
 		return fmt.Errorf("--reconnect-max must be positive")
 	}
+	if c.streamID == "" {
+		c.streamID = liveStreamID(c, set)
+	} else if err := cluster.ValidID(c.streamID); err != nil {
+		return fmt.Errorf("--stream-id: %w", err)
+	}
+	bus, err := startPublishing(ctx, c.publish, log) // before the source: an unreachable bus fails fast
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if bus != nil {
+		defer bus.close()
+	}
 	src, err := openSource(ctx, c, set, log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -139,6 +159,9 @@ func liveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	var n int64
 	stats, err := stream.Run(ctx, src, model, stream.Options{FPS: c.fps, NoSmooth: c.noSmooth, Log: log},
 		func(p stream.Prediction) error {
+			if bus != nil {
+				bus.pub.Publish(c.streamID, p) // never blocks
+			}
 			if err := out.print(p); err != nil {
 				return fmt.Errorf("write prediction: %w", err)
 			}
