@@ -7,6 +7,9 @@
 //	livetsm synth --y4m PATH [--class NAME] [--frames N] [--live-seconds S] | --stream [--size S] [--frames T] [--seed N]
 //	livetsm --rtsp URL | --camera N | --video PATH | --synthetic [--json] [--weights PATH] ...
 //	livetsm [serve] [--addr 127.0.0.1:8080] [--token T] [--stun URL] ...   the web page
+//	livetsm nats [--addr 127.0.0.1:4222] [--store DIR]                     an embedded NATS bus
+//	livetsm cameras [--nats URL] add ID SOURCE | rm ID | list [--json]     the camera registry
+//	livetsm worker --nats URL --name NAME --max-streams N ...              run cameras from the bus
 //
 // Results go to stdout; logs go to stderr.
 package main
@@ -31,6 +34,11 @@ Usage:
   livetsm synth [flags]    synthetic gestures: .y4m clips, training clip stream (livetsm synth -h)
   livetsm eval --synthetic [--clips 500] [--seed S]   accuracy and confusion matrix on held-out clips
   livetsm classify VIDEO… --weights CKPT [flags]       offline TSM (mmaction2 checkpoints) on recorded videos
+  livetsm nats [--addr 127.0.0.1:4222] [--store DIR]   an embedded NATS server with JetStream (the bus)
+  livetsm cameras [--nats URL] add ID SOURCE | rm ID | list [--json]
+                           the camera registry on the bus (livetsm cameras -h)
+  livetsm worker --nats URL --name NAME --max-streams N [flags]
+                           run cameras from the registry, publish predictions (livetsm worker -h)
   livetsm --rtsp URL | --camera N | --video PATH | --synthetic [flags]
                            live recognition (livetsm --help lists the flags)
   livetsm [serve] [flags]  no source flag: the web page at http://127.0.0.1:8080 —
@@ -66,6 +74,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return synthCmd(ctx, args[1:], stdout, log)
 	case "eval":
 		return evalCmd(ctx, args[1:], stdout, log)
+	case "nats":
+		return natsCmd(ctx, args[1:], stdout, log)
+	case "cameras":
+		return camerasCmd(ctx, args[1:], stdout, log)
+	case "worker":
+		return workerCmd(ctx, args[1:], stdout, log)
 	case "classify":
 		return classifyCmd(ctx, args[1:], stdout, log)
 	case "help", "-h", "--help":
