@@ -22,22 +22,22 @@ import (
 // The files in testdata are made by tools/make_checkpoint_cases.py
 // with Debian's PyTorch 1.13; expected.json holds the exact float32 values
 // each good file must yield.
-const ckptTestDir = "testdata"
+const testDir = "testdata"
 
-type ckptExpectedTensor struct {
+type expectedTensor struct {
 	Shape []int     `json:"shape"`
 	Data  []float64 `json:"data"`
 }
 
-type ckptExpectedFile struct {
-	Format  string                        `json:"format"`
-	Meta    map[string]string             `json:"meta"`
-	Tensors map[string]ckptExpectedTensor `json:"tensors"`
+type expectedFile struct {
+	Format  string                    `json:"format"`
+	Meta    map[string]string         `json:"meta"`
+	Tensors map[string]expectedTensor `json:"tensors"`
 }
 
-func ckptLoadExpected(t testing.TB) (map[string]ckptExpectedFile, []uint16, []float64) {
+func loadExpected(t testing.TB) (map[string]expectedFile, []uint16, []float64) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(ckptTestDir, "expected.json"))
+	raw, err := os.ReadFile(filepath.Join(testDir, "expected.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func ckptLoadExpected(t testing.TB) (map[string]ckptExpectedFile, []uint16, []fl
 	if err := json.Unmarshal(raw, &all); err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]ckptExpectedFile{}
+	files := map[string]expectedFile{}
 	var bits []uint16
 	var in []float64
 	for name, msg := range all {
@@ -60,7 +60,7 @@ func ckptLoadExpected(t testing.TB) (map[string]ckptExpectedFile, []uint16, []fl
 			in, bits = r.In, r.Bits
 			continue
 		}
-		var f ckptExpectedFile
+		var f expectedFile
 		if err := json.Unmarshal(msg, &f); err != nil {
 			t.Fatal(err)
 		}
@@ -69,18 +69,18 @@ func ckptLoadExpected(t testing.TB) (map[string]ckptExpectedFile, []uint16, []fl
 	return files, bits, in
 }
 
-func ckptReadFile(t testing.TB, name string) []byte {
+func readTestFile(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(ckptTestDir, name))
+	b, err := os.ReadFile(filepath.Join(testDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// ckptGoodFiles lists the valid test checkpoints, sorted.
-func ckptGoodFiles(t testing.TB) []string {
-	files, _, _ := ckptLoadExpected(t)
+// goodFiles lists the valid test checkpoints, sorted.
+func goodFiles(t testing.TB) []string {
+	files, _, _ := loadExpected(t)
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -89,20 +89,20 @@ func ckptGoodFiles(t testing.TB) []string {
 	return names
 }
 
-// ckptTestRead is Read without its final recover, so that a panic
-// in checkpoint.go fails the test instead of becoming an error.
-func ckptTestRead(data []byte) (*Checkpoint, error) {
-	return ckptRead(data, false)
+// readNoRecover is Read without its final recover, so that a panic
+// in this package fails the test instead of becoming an error.
+func readNoRecover(data []byte) (*Checkpoint, error) {
+	return read(data, false)
 }
 
 func TestCheckpointReadCases(t *testing.T) {
-	files, _, _ := ckptLoadExpected(t)
+	files, _, _ := loadExpected(t)
 	if len(files) < 7 {
 		t.Fatalf("expected.json lists %d files", len(files))
 	}
 	for name, want := range files {
 		t.Run(name, func(t *testing.T) {
-			ck, err := ckptTestRead(ckptReadFile(t, name))
+			ck, err := readNoRecover(readTestFile(t, name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,11 +146,11 @@ func TestCheckpointReadCases(t *testing.T) {
 // The zip and legacy variants of each case must give identical tensors.
 func TestCheckpointFormatsAgree(t *testing.T) {
 	for _, c := range []string{"bare.pt", "wrapped.pth.tar", "views.pt"} {
-		z, err := ckptTestRead(ckptReadFile(t, "zip_"+c))
+		z, err := readNoRecover(readTestFile(t, "zip_"+c))
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := ckptTestRead(ckptReadFile(t, "legacy_"+c))
+		l, err := readNoRecover(readTestFile(t, "legacy_"+c))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +161,7 @@ func TestCheckpointFormatsAgree(t *testing.T) {
 }
 
 func TestCheckpointFloat16Rounding(t *testing.T) {
-	_, bits, in := ckptLoadExpected(t)
+	_, bits, in := loadExpected(t)
 	if len(bits) == 0 || len(bits) != len(in) {
 		t.Fatalf("bad _float16_rounding table: %d in, %d bits", len(in), len(bits))
 	}
@@ -172,7 +172,7 @@ func TestCheckpointFloat16Rounding(t *testing.T) {
 	}
 	// Every half value survives float32 and back, bit for bit (NaNs stay NaN).
 	for h := 0; h < 1<<16; h++ {
-		f := ckptHalfToFloat32(uint16(h))
+		f := halfToFloat32(uint16(h))
 		back := ckpttest.Float32ToHalf(f)
 		if f != f {
 			if back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
@@ -187,7 +187,7 @@ func TestCheckpointFloat16Rounding(t *testing.T) {
 }
 
 func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
-	src, err := ckptTestRead(ckptReadFile(t, "zip_views.pt"))
+	src, err := readNoRecover(readTestFile(t, "zip_views.pt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 		if err := ckpttest.WriteSafetensors(&buf, tensors, meta, half); err != nil {
 			t.Fatal(err)
 		}
-		ck, err := ckptTestRead(buf.Bytes())
+		ck, err := readNoRecover(buf.Bytes())
 		if err != nil {
 			t.Fatalf("half=%v: %v", half, err)
 		}
@@ -228,7 +228,7 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 					}
 					continue
 				}
-				if exact := ckptHalfToFloat32(ckpttest.Float32ToHalf(w)); math.Float32bits(g) != math.Float32bits(exact) {
+				if exact := halfToFloat32(ckpttest.Float32ToHalf(w)); math.Float32bits(g) != math.Float32bits(exact) {
 					t.Fatalf("half %q[%d] = %v, want %v", k, i, g, exact)
 				}
 				aw := math.Abs(float64(w))
@@ -254,14 +254,14 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 	if err := ckpttest.WriteSafetensors(&buf, map[string]*Tensor{"a": {Shape: []int{1}, Data: []float32{1}}}, nil, false); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := ckptTestRead(buf.Bytes())
+	ck, err := readNoRecover(buf.Bytes())
 	if err != nil || ck.Meta == nil || len(ck.Meta) != 0 {
 		t.Fatalf("ck=%+v err=%v", ck, err)
 	}
 }
 
-// ckptZip builds a zip archive of stored records.
-func ckptZip(t testing.TB, records ...string) []byte {
+// makeZip builds a zip archive of stored records.
+func makeZip(t testing.TB, records ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -278,14 +278,14 @@ func ckptZip(t testing.TB, records ...string) []byte {
 	return buf.Bytes()
 }
 
-// ckptST builds a safetensors file from a header and data.
-func ckptST(header string, data []byte) []byte {
+// makeSafetensors builds a safetensors file from a header and data.
+func makeSafetensors(header string, data []byte) []byte {
 	out := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
 	return append(append(out, header...), data...)
 }
 
 func TestCheckpointBadInputs(t *testing.T) {
-	legacyHead := ckptReadFile(t, "legacy_bare.pt")[:137] // magic, protocol, sys info
+	legacyHead := readTestFile(t, "legacy_bare.pt")[:137] // magic, protocol, sys info
 	u64 := func(v uint64) string { return string(binary.LittleEndian.AppendUint64(nil, v)) }
 	cases := []struct {
 		name string
@@ -293,68 +293,68 @@ func TestCheckpointBadInputs(t *testing.T) {
 		want []string // substrings of the error
 		is   error
 	}{
-		{"empty", nil, []string{"empty file"}, errCkptUnknownFormat},
-		{"text", []byte("hello, world, this is not a checkpoint"), []string{"unknown format"}, errCkptUnknownFormat},
-		{"plain pickle", []byte("\x80\x02K\x05."), []string{"magic number"}, errCkptUnknownFormat},
-		{"zip os.system", ckptReadFile(t, "bad_zip_os_system.pt"), []string{`disallowed class "posix.system"`, "data.pkl"}, errCkptDisallowed},
-		{"legacy os.system", ckptReadFile(t, "bad_legacy_os_system.pt"), []string{`disallowed class "posix.system"`}, errCkptDisallowed},
-		{"legacy raw os.system", ckptReadFile(t, "bad_legacy_raw_os_system.pt"), []string{`disallowed class "os.system"`}, errCkptDisallowed},
-		{"zip eval", ckptReadFile(t, "bad_zip_eval.pt"), []string{`disallowed class "__builtin__.eval"`}, errCkptDisallowed},
+		{"empty", nil, []string{"empty file"}, errUnknownFormat},
+		{"text", []byte("hello, world, this is not a checkpoint"), []string{"unknown format"}, errUnknownFormat},
+		{"plain pickle", []byte("\x80\x02K\x05."), []string{"magic number"}, errUnknownFormat},
+		{"zip os.system", readTestFile(t, "bad_zip_os_system.pt"), []string{`disallowed class "posix.system"`, "data.pkl"}, errDisallowed},
+		{"legacy os.system", readTestFile(t, "bad_legacy_os_system.pt"), []string{`disallowed class "posix.system"`}, errDisallowed},
+		{"legacy raw os.system", readTestFile(t, "bad_legacy_raw_os_system.pt"), []string{`disallowed class "os.system"`}, errDisallowed},
+		{"zip eval", readTestFile(t, "bad_zip_eval.pt"), []string{`disallowed class "__builtin__.eval"`}, errDisallowed},
 		{"builtins.eval GLOBAL", append(append([]byte{}, legacyHead...), "\x80\x02cbuiltins\neval\nX\x01\x00\x00\x001\x85R."...),
-			[]string{`disallowed class "builtins.eval"`}, errCkptDisallowed},
+			[]string{`disallowed class "builtins.eval"`}, errDisallowed},
 		{"global in sys info", append(append([]byte{}, legacyHead[:21]...), "\x80\x02cos\nsystem\n."...),
-			[]string{`disallowed class "os.system"`}, errCkptDisallowed},
-		{"legacy huge storage", ckptReadFile(t, "bad_legacy_huge_storage.pt"), []string{"1000000000000", "more than the file"}, errCkptBudget},
-		{"zip huge storage", ckptReadFile(t, "bad_zip_huge_storage.pt"), []string{"1000000000000", "storage out of range"}, nil},
-		{"zip huge broadcast", ckptReadFile(t, "bad_zip_huge_broadcast.pt"), []string{"1000000000000 elements"}, errCkptBudget},
-		{"stride out of bounds", ckptReadFile(t, "bad_zip_stride_oob.pt"), []string{"out of range of storage"}, nil},
-		{"missing record", ckptReadFile(t, "bad_zip_missing_record.pt"), []string{"missing storage record", "archive/data/0"}, nil},
-		{"legacy short storage", ckptReadFile(t, "bad_legacy_short_storage.pt"), []string{`storage "0" needs 16 bytes`}, errCkptTruncated},
-		{"no data.pkl", ckptReadFile(t, "bad_zip_no_datapkl.pt"), []string{"no data.pkl"}, nil},
-		{"dup prefix zip", ckptReadFile(t, "bad_dup_prefix.pt"), []string{`duplicate key "w"`}, nil},
-		{"dup prefix legacy", ckptReadFile(t, "bad_legacy_dup_prefix.pt"), []string{`duplicate key "w"`}, nil},
-		{"no tensors", ckptReadFile(t, "bad_no_tensors.pt"), []string{"no tensors found"}, errCkptNoTensors},
-		{"state_dict not dict", ckptReadFile(t, "bad_state_dict_not_dict.pt"), []string{`"state_dict" entry is a list`}, nil},
-		{"single tensor", ckptReadFile(t, "bad_single_tensor.pt"), []string{"single tensor"}, errCkptNoTensors},
-		{"complex dtype", ckptReadFile(t, "bad_complex.pt"), []string{"unsupported dtype torch.ComplexFloatStorage"}, errCkptUnsupportedDTy},
-		{"torchscript", ckptZip(t, "m/data.pkl", "\x80\x02}.", "m/constants.pkl", "\x80\x02)."), []string{"TorchScript"}, nil},
-		{"big endian", ckptZip(t, "m/data.pkl", "\x80\x02}.", "m/byteorder", "big"), []string{`byte order "big"`}, nil},
-		{"zip huge BINBYTES8", ckptZip(t, "m/data.pkl", "\x80\x04\x8e"+u64(1<<62)+"."), []string{"needs 4611686018427387904 bytes"}, errCkptTruncated},
-		{"zip huge FRAME", ckptZip(t, "m/data.pkl", "\x80\x04\x95"+u64(1<<40)+"}."), []string{"needs 1099511627776 bytes"}, errCkptTruncated},
-		{"zip unknown opcode", ckptZip(t, "m/data.pkl", "\x80\x02\xff."), []string{"unknown opcode 0xff"}, errCkptMalformedPkl},
-		{"zip no STOP", ckptZip(t, "m/data.pkl", "\x80\x02}"), []string{"no STOP"}, errCkptTruncated},
-		{"zip pickle stack underflow", ckptZip(t, "m/data.pkl", "\x80\x02s."), []string{"malformed pickle"}, errCkptMalformedPkl},
-		{"zip pickle empty LONG1", ckptZip(t, "m/data.pkl", "\x80\x02\x8a\x00."), []string{"LONG1 of length 0"}, errCkptMalformedPkl},
-		{"zip odd DICT", ckptZip(t, "m/data.pkl", "\x80\x02(K\x01d."), []string{"malformed pickle"}, errCkptMalformedPkl},
-		{"zip persistent id not storage", ckptZip(t, "m/data.pkl", "\x80\x02X\x01\x00\x00\x00xQ."), []string{"persistent id is string"}, nil},
-		{"zip module persid", ckptZip(t, "m/data.pkl", "\x80\x02X\x06\x00\x00\x00module\x85Q."), []string{"nn.Module"}, nil},
-		{"zip top-level list", ckptZip(t, "m/data.pkl", "\x80\x02]."), []string{"top-level object is a list"}, errCkptNoTensors},
-		{"zip empty dict", ckptZip(t, "m/data.pkl", "\x80\x02}."), []string{"no tensors found"}, errCkptNoTensors},
-		{"truncated zip", ckptReadFile(t, "zip_bare.pt")[:2000], []string{"corrupt zip archive"}, errCkptTruncated},
-		{"st header beyond file", ckptST(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, nil)[:30],
-			[]string{"header length 54 exceeds"}, errCkptTruncated},
-		{"st offsets out of range", ckptST(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 4)),
+			[]string{`disallowed class "os.system"`}, errDisallowed},
+		{"legacy huge storage", readTestFile(t, "bad_legacy_huge_storage.pt"), []string{"1000000000000", "more than the file"}, errBudget},
+		{"zip huge storage", readTestFile(t, "bad_zip_huge_storage.pt"), []string{"1000000000000", "storage out of range"}, nil},
+		{"zip huge broadcast", readTestFile(t, "bad_zip_huge_broadcast.pt"), []string{"1000000000000 elements"}, errBudget},
+		{"stride out of bounds", readTestFile(t, "bad_zip_stride_oob.pt"), []string{"out of range of storage"}, nil},
+		{"missing record", readTestFile(t, "bad_zip_missing_record.pt"), []string{"missing storage record", "archive/data/0"}, nil},
+		{"legacy short storage", readTestFile(t, "bad_legacy_short_storage.pt"), []string{`storage "0" needs 16 bytes`}, errTruncated},
+		{"no data.pkl", readTestFile(t, "bad_zip_no_datapkl.pt"), []string{"no data.pkl"}, nil},
+		{"dup prefix zip", readTestFile(t, "bad_dup_prefix.pt"), []string{`duplicate key "w"`}, nil},
+		{"dup prefix legacy", readTestFile(t, "bad_legacy_dup_prefix.pt"), []string{`duplicate key "w"`}, nil},
+		{"no tensors", readTestFile(t, "bad_no_tensors.pt"), []string{"no tensors found"}, errNoTensors},
+		{"state_dict not dict", readTestFile(t, "bad_state_dict_not_dict.pt"), []string{`"state_dict" entry is a list`}, nil},
+		{"single tensor", readTestFile(t, "bad_single_tensor.pt"), []string{"single tensor"}, errNoTensors},
+		{"complex dtype", readTestFile(t, "bad_complex.pt"), []string{"unsupported dtype torch.ComplexFloatStorage"}, errUnsupportedDType},
+		{"torchscript", makeZip(t, "m/data.pkl", "\x80\x02}.", "m/constants.pkl", "\x80\x02)."), []string{"TorchScript"}, nil},
+		{"big endian", makeZip(t, "m/data.pkl", "\x80\x02}.", "m/byteorder", "big"), []string{`byte order "big"`}, nil},
+		{"zip huge BINBYTES8", makeZip(t, "m/data.pkl", "\x80\x04\x8e"+u64(1<<62)+"."), []string{"needs 4611686018427387904 bytes"}, errTruncated},
+		{"zip huge FRAME", makeZip(t, "m/data.pkl", "\x80\x04\x95"+u64(1<<40)+"}."), []string{"needs 1099511627776 bytes"}, errTruncated},
+		{"zip unknown opcode", makeZip(t, "m/data.pkl", "\x80\x02\xff."), []string{"unknown opcode 0xff"}, errMalformedPickle},
+		{"zip no STOP", makeZip(t, "m/data.pkl", "\x80\x02}"), []string{"no STOP"}, errTruncated},
+		{"zip pickle stack underflow", makeZip(t, "m/data.pkl", "\x80\x02s."), []string{"malformed pickle"}, errMalformedPickle},
+		{"zip pickle empty LONG1", makeZip(t, "m/data.pkl", "\x80\x02\x8a\x00."), []string{"LONG1 of length 0"}, errMalformedPickle},
+		{"zip odd DICT", makeZip(t, "m/data.pkl", "\x80\x02(K\x01d."), []string{"malformed pickle"}, errMalformedPickle},
+		{"zip persistent id not storage", makeZip(t, "m/data.pkl", "\x80\x02X\x01\x00\x00\x00xQ."), []string{"persistent id is string"}, nil},
+		{"zip module persid", makeZip(t, "m/data.pkl", "\x80\x02X\x06\x00\x00\x00module\x85Q."), []string{"nn.Module"}, nil},
+		{"zip top-level list", makeZip(t, "m/data.pkl", "\x80\x02]."), []string{"top-level object is a list"}, errNoTensors},
+		{"zip empty dict", makeZip(t, "m/data.pkl", "\x80\x02}."), []string{"no tensors found"}, errNoTensors},
+		{"truncated zip", readTestFile(t, "zip_bare.pt")[:2000], []string{"corrupt zip archive"}, errTruncated},
+		{"st header beyond file", makeSafetensors(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, nil)[:30],
+			[]string{"header length 54 exceeds"}, errTruncated},
+		{"st offsets out of range", makeSafetensors(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 4)),
 			[]string{"data_offsets"}, nil},
-		{"st offsets gap", ckptST(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
+		{"st offsets gap", makeSafetensors(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
 			[]string{"invalid metadata offset"}, nil},
-		{"st shape mismatch", ckptST(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, make([]byte, 8)),
+		{"st shape mismatch", makeSafetensors(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, make([]byte, 8)),
 			[]string{"offsets mismatch"}, nil},
-		{"st huge shape", ckptST(`{"a":{"dtype":"F32","shape":[1000000,1000000,1000000,1000000],"data_offsets":[0,4]}}`, make([]byte, 4)),
+		{"st huge shape", makeSafetensors(`{"a":{"dtype":"F32","shape":[1000000,1000000,1000000,1000000],"data_offsets":[0,4]}}`, make([]byte, 4)),
 			[]string{"bad header"}, nil},
-		{"st bad JSON", ckptST(`{"a":{"dtype":"F32",`, nil), []string{"bad header"}, nil},
-		{"st unknown dtype", ckptST(`{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}`, make([]byte, 1)),
-			[]string{"unsupported dtype", "F8_E4M3"}, errCkptUnsupportedDTy},
-		{"st unsupported dtype U64", ckptST(`{"a":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8)),
-			[]string{"unsupported dtype"}, errCkptUnsupportedDTy},
-		{"st metadata not string", ckptST(`{"__metadata__":{"a":1},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)),
+		{"st bad JSON", makeSafetensors(`{"a":{"dtype":"F32",`, nil), []string{"bad header"}, nil},
+		{"st unknown dtype", makeSafetensors(`{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}`, make([]byte, 1)),
+			[]string{"unsupported dtype", "F8_E4M3"}, errUnsupportedDType},
+		{"st unsupported dtype U64", makeSafetensors(`{"a":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8)),
+			[]string{"unsupported dtype"}, errUnsupportedDType},
+		{"st metadata not string", makeSafetensors(`{"__metadata__":{"a":1},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)),
 			[]string{"__metadata__"}, nil},
-		{"st no tensors", ckptST(`{"__metadata__":{"a":"b"}}`, nil), []string{"no tensors found"}, errCkptNoTensors},
-		{"st dup prefix", ckptST(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"module.a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
+		{"st no tensors", makeSafetensors(`{"__metadata__":{"a":"b"}}`, nil), []string{"no tensors found"}, errNoTensors},
+		{"st dup prefix", makeSafetensors(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"module.a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
 			[]string{`duplicate key "a"`}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ck, err := ckptTestRead(c.data)
+			ck, err := readNoRecover(c.data)
 			if err == nil {
 				t.Fatalf("no error; got %d tensors", len(ck.Tensors))
 			}
@@ -379,8 +379,8 @@ func TestCheckpointBadInputs(t *testing.T) {
 // cleanly.
 func TestCheckpointTruncated(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	for _, name := range ckptGoodFiles(t) {
-		data := ckptReadFile(t, name)
+	for _, name := range goodFiles(t) {
+		data := readTestFile(t, name)
 		cuts := []int{}
 		for n := 0; n < len(data) && n <= 1024; n++ {
 			cuts = append(cuts, n)
@@ -390,11 +390,11 @@ func TestCheckpointTruncated(t *testing.T) {
 		}
 		cuts = append(cuts, len(data)-1)
 		for _, n := range cuts {
-			_, err := ckptTestRead(data[:n])
+			_, err := readNoRecover(data[:n])
 			if err == nil {
 				t.Fatalf("%s cut to %d of %d bytes: no error", name, n, len(data))
 			}
-			if !errors.Is(err, errCkptTruncated) && !errors.Is(err, errCkptUnknownFormat) && !strings.Contains(err.Error(), "data_offsets") {
+			if !errors.Is(err, errTruncated) && !errors.Is(err, errUnknownFormat) && !strings.Contains(err.Error(), "data_offsets") {
 				t.Errorf("%s cut to %d bytes: error %q does not say truncated", name, n, err)
 			}
 		}
@@ -408,30 +408,30 @@ func TestCheckpointByteFlips(t *testing.T) {
 	if testing.Short() {
 		n = 50
 	}
-	for _, name := range ckptGoodFiles(t) {
-		data := ckptReadFile(t, name)
+	for _, name := range goodFiles(t) {
+		data := readTestFile(t, name)
 		for i := 0; i < n; i++ {
 			mut := append([]byte{}, data...)
 			for k := 1 + rng.Intn(4); k > 0; k-- {
 				mut[rng.Intn(len(mut))] ^= byte(1 + rng.Intn(255))
 			}
-			ck, err := ckptTestRead(mut)
+			ck, err := readNoRecover(mut)
 			if err == nil {
-				ckptCheckConsistent(t, ck, len(mut))
+				checkConsistent(t, ck, len(mut))
 			}
 		}
 	}
 }
 
-// ckptCheckConsistent checks the invariants of a successfully read checkpoint.
-func ckptCheckConsistent(t testing.TB, ck *Checkpoint, fileSize int) {
+// checkConsistent checks the invariants of a successfully read checkpoint.
+func checkConsistent(t testing.TB, ck *Checkpoint, fileSize int) {
 	t.Helper()
 	if len(ck.Tensors) == 0 || ck.Meta == nil {
 		t.Fatalf("read %d tensors, meta %v", len(ck.Tensors), ck.Meta)
 	}
 	total := 0
 	for k, v := range ck.Tensors {
-		if strings.HasPrefix(k, ckptModulePrefix) && ck.Tensors[strings.TrimPrefix(k, ckptModulePrefix)] != nil {
+		if strings.HasPrefix(k, modulePrefix) && ck.Tensors[strings.TrimPrefix(k, modulePrefix)] != nil {
 			t.Fatalf("both %q and its stripped key", k)
 		}
 		n := 1
@@ -446,7 +446,7 @@ func ckptCheckConsistent(t testing.TB, ck *Checkpoint, fileSize int) {
 		}
 		total += n
 	}
-	if int64(total) > newCkptBudget(fileSize).elems {
+	if int64(total) > newBudget(fileSize).elems {
 		t.Fatalf("%d elements from a %d-byte file", total, fileSize)
 	}
 }
@@ -456,17 +456,17 @@ func ckptCheckConsistent(t testing.TB, ck *Checkpoint, fileSize int) {
 func TestCheckpointHugeClaimsFailFast(t *testing.T) {
 	u64 := string(binary.LittleEndian.AppendUint64(nil, 1<<50))
 	inputs := map[string][]byte{
-		"BINBYTES8": ckptZip(t, "m/data.pkl", "\x80\x04\x8e"+u64+"."),
-		"FRAME":     ckptZip(t, "m/data.pkl", "\x80\x04\x95"+u64+"}."),
-		"st shape":  ckptST(`{"a":{"dtype":"F64","shape":[1125899906842624],"data_offsets":[0,8]}}`, make([]byte, 8)),
+		"BINBYTES8": makeZip(t, "m/data.pkl", "\x80\x04\x8e"+u64+"."),
+		"FRAME":     makeZip(t, "m/data.pkl", "\x80\x04\x95"+u64+"}."),
+		"st shape":  makeSafetensors(`{"a":{"dtype":"F64","shape":[1125899906842624],"data_offsets":[0,8]}}`, make([]byte, 8)),
 	}
 	for _, name := range []string{"bad_legacy_huge_storage.pt", "bad_zip_huge_storage.pt", "bad_zip_huge_broadcast.pt"} {
-		inputs[name] = ckptReadFile(t, name)
+		inputs[name] = readTestFile(t, name)
 	}
 	for name, data := range inputs {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := ckptTestRead(data)
+		_, err := readNoRecover(data)
 		runtime.ReadMemStats(&after)
 		if err == nil {
 			t.Errorf("%s: no error", name)

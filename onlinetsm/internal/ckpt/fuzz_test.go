@@ -20,7 +20,7 @@ import (
 //
 //	go test ./onlinetsm/internal/ckpt/ -run XXX -fuzz FuzzReadCheckpoint -fuzztime 60s
 func FuzzReadCheckpoint(f *testing.F) {
-	entries, err := os.ReadDir(ckptTestDir)
+	entries, err := os.ReadDir(testDir)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func FuzzReadCheckpoint(f *testing.F) {
 		if e.IsDir() || filepath.Ext(e.Name()) == ".json" {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(ckptTestDir, e.Name()))
+		data, err := os.ReadFile(filepath.Join(testDir, e.Name()))
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -50,17 +50,17 @@ func FuzzReadCheckpoint(f *testing.F) {
 	f.Add(st.Bytes())
 	f.Add([]byte{})
 	f.Add([]byte("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."))
-	f.Add(ckptST(`{"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}`, []byte{1, 2}))
+	f.Add(makeSafetensors(`{"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}`, []byte{1, 2}))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ck, err := ckptTestRead(data)
+		ck, err := readNoRecover(data)
 		if err != nil {
 			if ck != nil {
 				t.Fatalf("error %v with a non-nil checkpoint", err)
 			}
 			return
 		}
-		ckptCheckConsistent(t, ck, len(data))
+		checkConsistent(t, ck, len(data))
 	})
 }
 
@@ -69,7 +69,7 @@ func FuzzReadCheckpoint(f *testing.F) {
 // records stay, so that mutations reach the unpickler, the class allow-list,
 // persistent loads and the tensor view checks instead of failing the zip CRC.
 func FuzzCheckpointPickle(f *testing.F) {
-	zr, err := zip.NewReader(bytes.NewReader(ckptReadFile(f, "zip_views.pt")), int64(len(ckptReadFile(f, "zip_views.pt"))))
+	zr, err := zip.NewReader(bytes.NewReader(readTestFile(f, "zip_views.pt")), int64(len(readTestFile(f, "zip_views.pt"))))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -94,11 +94,11 @@ func FuzzCheckpointPickle(f *testing.F) {
 	f.Add([]byte("\x80\x02}."))
 	f.Add([]byte("\x80\x02cos\nsystem\nX\x02\x00\x00\x00lsR."))
 	f.Fuzz(func(t *testing.T, pkl []byte) {
-		data := ckptZip(t, append([]string{"zip_views/data.pkl", string(pkl)}, records...)...)
-		ck, err := ckptTestRead(data)
+		data := makeZip(t, append([]string{"zip_views/data.pkl", string(pkl)}, records...)...)
+		ck, err := readNoRecover(data)
 		if err != nil {
 			return
 		}
-		ckptCheckConsistent(t, ck, len(data))
+		checkConsistent(t, ck, len(data))
 	})
 }
