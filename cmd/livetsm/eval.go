@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,8 +32,11 @@ type evalResult struct {
 // evalCmd runs the engine online over held-out synthetic gesture clips and
 // reports accuracy and a confusion matrix.
 func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	if slices.Contains(args, "--cross") || slices.Contains(args, "-cross") {
+		return evalCrossCmd(ctx, args, stdout, log)
+	}
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	synthetic := fs.Bool("synthetic", false, "evaluate on synthetic gesture clips (the only data set so far; required)")
+	synthetic := fs.Bool("synthetic", false, "evaluate on held-out synthetic gesture clips (this or --cross is required)")
 	clips := fs.Int("clips", 500, "number of clips, classes in turn")
 	seed := fs.Uint64("seed", 2000003, "generator seed (training used seed 1 and held-out seed 1000003)")
 	frames := fs.Int("frames", 0, "frames per clip (default: the model's metadata, else 8)")
@@ -44,7 +48,7 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return err
 	}
 	if !*synthetic {
-		return errors.New("eval: give --synthetic (synthetic gesture clips are the only evaluation set)")
+		return errors.New("eval: give --synthetic (held-out synthetic clips) or --cross (a second renderer over photographs, through the real decoders)")
 	}
 	if *clips <= 0 {
 		return errors.New("eval: --clips must be positive")

@@ -33,6 +33,8 @@ Usage:
   livetsm bench [flags]    time one stream over random frames (livetsm bench -h)
   livetsm synth [flags]    synthetic gestures: .y4m clips, training clip stream (livetsm synth -h)
   livetsm eval --synthetic [--clips 500] [--seed S]   accuracy and confusion matrix on held-out clips
+  livetsm eval --cross [--clips 45] [--vp8 9] [--seed S]   the cross evaluation: another renderer over
+                           photographs, H.264 through the terminal's pipeline and VP8 through the page
   livetsm classify VIDEO… --weights CKPT [flags]       offline TSM (mmaction2 checkpoints) on recorded videos
   livetsm nats [--addr 127.0.0.1:4222] [--store DIR]   an embedded NATS server with JetStream (the bus)
   livetsm cameras [--nats URL] add ID SOURCE | rm ID | list [--json]

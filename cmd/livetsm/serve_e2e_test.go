@@ -19,12 +19,7 @@ import (
 )
 
 // chromiumPath is Debian's chromium; LIVETSM_CHROMIUM overrides it.
-func chromiumPath() string {
-	if p := os.Getenv("LIVETSM_CHROMIUM"); p != "" {
-		return p
-	}
-	return "/usr/bin/chromium"
-}
+func chromiumPath() string { return defaultChromium() }
 
 // screenshotPath is where the browser test saves its screenshot of the page
 // (the README's picture); LIVETSM_SCREENSHOT overrides it.
@@ -175,25 +170,7 @@ func newBrowser(t *testing.T, chromium, dir, y4m string, allowCamera bool) conte
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoSandbox,
-		chromedp.WindowSize(1280, 820),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-file-for-fake-video-capture", y4m),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	if allowCamera {
-		opts = append(opts, chromedp.Flag("use-fake-ui-for-media-stream", true))
-	}
+	opts := browserOptions(chromium, dir, y4m, allowCamera)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
