@@ -3,11 +3,14 @@
 GO      ?= go
 BIN     := bin/livetsm
 # System packages the build and tests need (installed when missing).
-APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
+# python3-skimage and opencv-doc bring scikit-image's and OpenCV's sample
+# photographs, the backgrounds of the cross evaluation (reserved for
+# evaluation: never train on them).
+APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium python3-skimage opencv-doc
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 
-.PHONY: all deps build test vet fuzz demo demo-terminal bench loadtest fixtures clean
+.PHONY: all deps build test vet fuzz demo demo-terminal bench evalcross loadtest fixtures clean
 
 all: build
 
@@ -27,7 +30,7 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/... ./stream ./stream/synth
+	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/... ./stream ./stream/synth ./crosseval
 
 test: deps vet
 	$(GO) test -count=1 ./...
@@ -50,6 +53,13 @@ demo-terminal: build
 bench: build
 	./$(BIN) bench --frames 200 --threads 2
 	./$(BIN) bench --frames 100 --threads 1
+
+# The cross evaluation (package crosseval): 45 clips from a second renderer
+# over photographs as H.264 files through the terminal's pipeline, 9 as VP8
+# through the page in headless Chromium; per-class confusion of the labels
+# shown. CLIPS, VP8 and SEED override.
+evalcross: build
+	./$(BIN) eval --cross --clips $(or $(CLIPS),45) --vp8 $(or $(VP8),9) --seed $(or $(SEED),1)
 
 # The long load test: 1, 4 and 16 synthetic streams (and 16 without
 # batching) for a minute each on the published configuration, then 4 pion
