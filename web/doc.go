@@ -29,7 +29,8 @@
 // livetsm_stream_refusals_total, livetsm_batch_size,
 // livetsm_inference_seconds, livetsm_end_to_end_seconds and the Go and
 // process collectors), behind the token when one is set; GET /healthz
-// answers {"status":"ok","streams":N,"max":M,"model":NAME} without one.
+// answers {"status":"ok","streams":N,"max":M} without one (and adds
+// "model":NAME for requests that carry it).
 //
 // A session ends, releasing everything, when the peer connection fails or
 // closes, the page sends "stop", the websocket stays away longer than
@@ -37,12 +38,19 @@
 // until then), no websocket attaches within Options.AttachTimeout, or the
 // Server closes.
 //
-// Safe defaults: the API checks the Origin of browser requests, an
-// optional token (Options.Token) guards the page and the API, offers are
-// limited to MaxOfferBytes and must be application/json, websocket
-// messages to MaxMessageBytes, sessions (streams) to Options.MaxSessions —
+// Safe defaults (auth.go): an optional token (Options.Token) guards every
+// route but GET /healthz — the page, its assets, the API, the websocket,
+// /metrics —, and the API checks the Origin (scheme, host and port) of
+// browser requests. A request's body must arrive within
+// Options.BodyTimeout, and the websocket has read deadlines of its own.
+// An offer must be application/json, at most MaxOfferBytes, and offer VP8
+// video: one that offers only H.264 (Safari and some mobile browsers) gets
+// 422 {"code":"unsupported_codec"} saying so, before any session is
+// opened. Websocket messages are limited to MaxMessageBytes, sessions
+// (streams) to Options.MaxSessions —
 // a new one beyond it gets 503 {"code":"busy","error":"the server is at its
 // stream limit (N streams); …"}, shown on the page, and open ones are
-// unaffected — and decoded frames to Options.MaxFramePixels; malformed
-// input gets an error response, never a crash.
+// unaffected; a closed session's slot is freed once its goroutines have
+// ended — and decoded frames to Options.MaxFramePixels; malformed input
+// gets an error response, never a crash.
 package web

@@ -100,16 +100,21 @@ type healthResponse struct {
 	Status  string `json:"status"`
 	Streams int    `json:"streams"`
 	Max     int    `json:"max"`
-	Model   string `json:"model"`
+	// Model names the model, for requests with the token only.
+	Model string `json:"model,omitempty"`
 }
 
-// handleHealth answers 200 with the stream count, the limit and the model
-// name while the server runs, and 503 once it is closing.
+// handleHealth answers 200 with the stream count and the limit while the
+// server runs, and 503 once it is closing. It needs no token, for load
+// balancers; the model's name is told only to requests that carry it.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
-	h := healthResponse{Status: "ok", Streams: s.store.Len(), Max: s.opts.MaxSessions, Model: s.opts.ModelName}
+	h := healthResponse{Status: "ok", Streams: s.store.Len(), Max: s.opts.MaxSessions}
+	if s.tokenOK(r) {
+		h.Model = s.opts.ModelName
+	}
 	status := http.StatusOK
 	if closed {
 		h.Status, status = "closing", http.StatusServiceUnavailable

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -52,8 +53,9 @@ func metricValue(t *testing.T, s *Server, name string) float64 {
 	return 0
 }
 
-// TestHealthzAndMetrics checks /healthz (open) and /metrics (behind the
-// token), and the metric names.
+// TestHealthzAndMetrics checks /healthz (open, naming the model only to a
+// request with the token) and /metrics (behind the token), and the metric
+// names.
 func TestHealthzAndMetrics(t *testing.T) {
 	const token = "sekrit-token"
 	_, hs := newTestServer(t, Options{Token: token, MaxSessions: 3, ModelName: "tiny"})
@@ -65,8 +67,13 @@ func TestHealthzAndMetrics(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &h); err != nil {
 		t.Fatal(err)
 	}
-	if h != (healthResponse{Status: "ok", Streams: 0, Max: 3, Model: "tiny"}) {
-		t.Errorf("/healthz: %+v", h)
+	if h != (healthResponse{Status: "ok", Streams: 0, Max: 3}) {
+		t.Errorf("/healthz without the token: %+v", h)
+	}
+	_, body = get(t, hs.URL+"/healthz", token)
+	h = healthResponse{}
+	if err := json.Unmarshal([]byte(body), &h); err != nil || h != (healthResponse{Status: "ok", Streams: 0, Max: 3, Model: "tiny"}) {
+		t.Errorf("/healthz with the token: %+v %v", h, err)
 	}
 	for _, tc := range []struct {
 		token  string
@@ -116,6 +123,7 @@ func TestStreamLimitRefusal(t *testing.T) {
 	}
 	// Once the first stream ends, a new one is accepted.
 	s.lookup(id).close("test")
+	waitFor(t, 5*time.Second, "the first stream's slot to be freed", func() bool { return s.store.Len() == 0 })
 	c3 := newPionClient(t)
 	c3.connect(t, hs.URL, nil)
 }

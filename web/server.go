@@ -2,11 +2,11 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -47,6 +47,12 @@ const (
 	// DefaultStreamIdleTTL is how long a stream released by its session
 	// stays in the store before it is evicted.
 	DefaultStreamIdleTTL = 2 * time.Minute
+	// DefaultBodyTimeout bounds how long a client may take to send a
+	// request's body (an offer is at most MaxOfferBytes).
+	DefaultBodyTimeout = 10 * time.Second
+	// responseTimeout bounds writing a response; it covers an offer's
+	// ICE gathering (10 s at most).
+	responseTimeout = 30 * time.Second
 )
 
 // ICEServer is a STUN or TURN server for ICE, given to both the server's
@@ -70,8 +76,10 @@ type Options struct {
 	// replaced by a per-session logger, its Stepper by the session's way
 	// into the server's Batcher).
 	Stream stream.Options
-	// Token, when set, must accompany every request for the page or the
-	// API (query parameter "token" or "Authorization: Bearer TOKEN").
+	// Token, when set, must accompany every request but GET /healthz —
+	// the page, its assets, the API, the websocket, /metrics (query
+	// parameter "token" or "Authorization: Bearer TOKEN"); the page passes
+	// it on to its assets and API calls.
 	Token string
 	// AllowedOrigins lists extra origins (scheme://host:port) allowed to
 	// call the API from a browser; the server's own origin always is.
@@ -110,6 +118,10 @@ type Options struct {
 	// without a websocket (defaults DefaultAttachTimeout,
 	// DefaultReconnectGrace).
 	AttachTimeout, ReconnectGrace time.Duration
+	// BodyTimeout bounds how long a request's body may take to arrive
+	// (default DefaultBodyTimeout): a client that sends it slower is cut
+	// off. The websocket, once upgraded, has its own deadlines.
+	BodyTimeout time.Duration
 	// Log receives the server's log records; nil discards them.
 	Log *slog.Logger
 }
@@ -125,11 +137,15 @@ type Server struct {
 	log     *slog.Logger
 	api     *webrtc.API
 	mux     *http.ServeMux
+	handler http.Handler // mux behind the token and the deadlines
+	ws      wsTiming
 	store   *cache.Store[*onlinetsm.Stream]
 	batcher *onlinetsm.Batcher
 	metrics *metrics
 	evict   context.CancelFunc
 	evicted chan struct{}
+	// offerRead, when set (tests), runs once an offer's body is read.
+	offerRead func()
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -154,6 +170,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.ReconnectGrace <= 0 {
 		opts.ReconnectGrace = DefaultReconnectGrace
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if opts.ModelName == "" {
 		opts.ModelName = "model"
@@ -192,7 +211,7 @@ func NewServer(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, log: opts.Log, api: api, sessions: map[string]*session{}}
+	s := &Server{opts: opts, log: opts.Log, api: api, ws: defaultWSTiming, sessions: map[string]*session{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -268,8 +287,10 @@ func newAPI(opts Options) (*webrtc.API, error) {
 }
 
 // Handler returns the HTTP handler: the page at /, its assets under
-// /static/, and the API under /api/.
-func (s *Server) Handler() http.Handler { return s.mux }
+// /static/, the API under /api/, /metrics and /healthz. Every request but
+// GET /healthz needs the token when one is set, and each request's body
+// must arrive within Options.BodyTimeout.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
@@ -291,11 +312,33 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
+	s.handler = s.requireToken(s.deadlines(s.mux))
+}
+
+// deadlines gives each request a deadline for its body (BodyTimeout) and
+// its response (responseTimeout), through http.ResponseController rather
+// than the http.Server's ReadTimeout, which would also cut a websocket:
+// the websocket upgrade clears both, and the websocket keeps deadlines of
+// its own (wsTiming). A handler that goes on after reading the body
+// clears the read deadline (see handleOffer).
+func (s *Server) deadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		now := time.Now()
+		if err := rc.SetReadDeadline(now.Add(s.opts.BodyTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			s.log.Debug("set read deadline", "err", err)
+		}
+		if err := rc.SetWriteDeadline(now.Add(s.opts.BodyTimeout + responseTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			s.log.Debug("set write deadline", "err", err)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // noCache keeps browsers from holding on to an old page after an upgrade.
 func noCache(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
 		w.Header().Set("Cache-Control", "no-cache")
 		h.ServeHTTP(w, r)
 	})
@@ -309,73 +352,25 @@ func securityHeaders(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
+// handleIndex serves the page; with a token, the page's asset URLs carry
+// it, as the assets need it too.
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w)
-	if !s.tokenOK(r) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprintln(w, "livetsm: this server needs its token: open the address printed by livetsm, ending in ?token=…")
-		return
-	}
 	page, err := static.ReadFile("static/index.html")
 	if err != nil {
 		http.Error(w, "page missing", http.StatusInternalServerError)
 		return
 	}
+	if s.opts.Token != "" {
+		q := html.EscapeString("?" + url.Values{"token": {s.opts.Token}}.Encode())
+		for _, asset := range []string{"static/style.css", "static/app.js"} {
+			page = []byte(strings.ReplaceAll(string(page), `"`+asset+`"`, `"`+asset+q+`"`))
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' blob: mediastream:")
 	w.Write(page)
-}
-
-// guard checks the token and the browser origin before an API handler.
-func (s *Server) guard(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w)
-		if !s.tokenOK(r) {
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or wrong token")
-			return
-		}
-		if !s.originOK(r) {
-			writeError(w, http.StatusForbidden, "bad_origin", "cross-origin request refused")
-			return
-		}
-		h(w, r)
-	}
-}
-
-// tokenOK reports whether r carries the token (or none is needed).
-func (s *Server) tokenOK(r *http.Request) bool {
-	if s.opts.Token == "" {
-		return true
-	}
-	got := r.URL.Query().Get("token")
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-		got = strings.TrimPrefix(a, "Bearer ")
-	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) == 1
-}
-
-// originOK accepts requests without an Origin (not from a browser page),
-// from the server's own origin and from AllowedOrigins.
-func (s *Server) originOK(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, o := range s.opts.AllowedOrigins {
-		if strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
 }
 
 // apiError is the body of every API error response.

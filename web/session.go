@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -151,20 +152,82 @@ func (ss *session) spawn(f func()) bool {
 	return true
 }
 
+// codecError says that an offer's video comes in no codec the server
+// decodes (VP8).
+type codecError struct {
+	offered []string // the video codecs offered, upper case
+}
+
+func (e *codecError) Error() string {
+	what := "no video codec the server knows"
+	if len(e.offered) > 0 {
+		what = "video as " + strings.Join(e.offered, ", ") + " only"
+	}
+	return "the offer has " + what + "; livetsm decodes VP8 video only. " +
+		"Safari and some mobile browsers offer H.264 only: open the page in a browser that sends VP8 (Chrome, Firefox, Edge)"
+}
+
+// notCodecs are rtpmap names that carry no video of their own.
+var notCodecs = map[string]bool{"RTX": true, "RED": true, "ULPFEC": true, "FLEXFEC-03": true, "FLEXFEC": true}
+
+// checkOffer reads an offer's SDP before a session is opened for it: it
+// must parse, and one of its video sections must offer VP8 (a
+// *codecError says which codecs it offers instead).
+func checkOffer(offer string) error {
+	parsed, err := (&webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}).Unmarshal()
+	if err != nil {
+		return fmt.Errorf("offer: malformed SDP: %w", err)
+	}
+	video := false
+	var offered []string
+	for _, md := range parsed.MediaDescriptions {
+		if !strings.EqualFold(md.MediaName.Media, "video") || md.MediaName.Port.Value == 0 {
+			continue
+		}
+		video = true
+		for _, a := range md.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			_, enc, _ := strings.Cut(a.Value, " ")
+			name, _, _ := strings.Cut(strings.TrimSpace(enc), "/")
+			name = strings.ToUpper(name)
+			switch {
+			case name == "VP8":
+				return nil
+			case name != "" && !notCodecs[name] && !slices.Contains(offered, name):
+				offered = append(offered, name)
+			}
+		}
+	}
+	if !video {
+		return errors.New("offer: no video the server can receive")
+	}
+	return &codecError{offered: offered}
+}
+
 // negotiate applies the browser's offer and returns the answer, with all
-// ICE candidates gathered (no trickle).
+// ICE candidates gathered (no trickle). It fails with a *codecError when
+// no video codec was agreed.
 func (ss *session) negotiate(ctx context.Context, offer string) (string, error) {
 	if err := ss.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("offer: %w", err)
 	}
-	hasVideo := false
+	hasVideo, agreed := false, false
 	for _, t := range ss.pc.GetTransceivers() {
-		if t.Kind() == webrtc.RTPCodecTypeVideo {
-			hasVideo = true
+		if t.Kind() != webrtc.RTPCodecTypeVideo {
+			continue
+		}
+		hasVideo = true
+		if r := t.Receiver(); r != nil && len(r.GetParameters().Codecs) > 0 {
+			agreed = true
 		}
 	}
 	if !hasVideo {
 		return "", errors.New("offer: no video the server can receive")
+	}
+	if !agreed {
+		return "", &codecError{}
 	}
 	answer, err := ss.pc.CreateAnswer(nil)
 	if err != nil {
@@ -335,7 +398,9 @@ func (ss *session) detach(c *wsClient) {
 }
 
 // close ends the session once: the peer connection, the model stream, the
-// websocket; its goroutines are waited for on the server's behalf.
+// websocket; its goroutines are waited for on the server's behalf, and
+// only then is its stream's slot in the store freed, so that no more than
+// MaxSessions streams are ever alive.
 func (ss *session) close(reason string) {
 	ss.mu.Lock()
 	if ss.closed {
@@ -354,7 +419,6 @@ func (ss *session) close(reason string) {
 	s := ss.srv
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
-	s.store.Remove(ss.id) // the run keeps its Stream until it ends
 	n := len(s.sessions)
 	s.mu.Unlock()
 
@@ -371,6 +435,7 @@ func (ss *session) close(reason string) {
 	go func() {
 		ss.wg.Wait()
 		ss.lane.Close()
+		s.store.Remove(ss.id)
 		s.wg.Done()
 	}()
 }

@@ -1,8 +1,12 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,29 @@ const audioOnlySDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group
 	"a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
 	"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
 	"a=setup:actpass\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
+
+// videoOfferSDP is a well-formed offer of one sendonly video section with
+// the given rtpmap lines (payload types 102 and up).
+func videoOfferSDP(codecs ...string) string {
+	var pts, maps []string
+	for i, c := range codecs {
+		pt := fmt.Sprint(102 + i)
+		pts = append(pts, pt)
+		maps = append(maps, "a=rtpmap:"+pt+" "+c+"\r\n")
+		if strings.HasPrefix(c, "H264/") {
+			maps = append(maps, "a=fmtp:"+pt+" level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n")
+		}
+	}
+	return "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+		"m=video 9 UDP/TLS/RTP/SAVPF " + strings.Join(pts, " ") + "\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\n" +
+		"a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+		"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
+		"a=setup:actpass\r\na=rtcp-mux\r\n" + strings.Join(maps, "")
+}
+
+// h264OnlySDP is what a browser that sends H.264 only offers (Safari and
+// some mobile browsers prefer it): H.264 and its retransmissions.
+var h264OnlySDP = videoOfferSDP("H264/90000", "rtx/90000")
 
 func offerBody(typ, sdp string) []byte {
 	b, _ := json.Marshal(map[string]string{"type": typ, "sdp": sdp})
@@ -49,6 +76,8 @@ func TestOfferRejectsBadInput(t *testing.T) {
 		{"binary sdp", "application/json", offerBody("offer", "\x00\x01\x02\xff"), nil, http.StatusBadRequest, "bad_offer"},
 		{"truncated sdp", "application/json", offerBody("offer", "v=0\r\no=- 1 2 IN IP4"), nil, http.StatusBadRequest, "bad_offer"},
 		{"no video", "application/json", offerBody("offer", audioOnlySDP), nil, http.StatusBadRequest, "bad_offer"},
+		{"H.264 only", "application/json", offerBody("offer", h264OnlySDP), nil, http.StatusUnprocessableEntity, "unsupported_codec"},
+		{"VP9 only", "application/json", offerBody("offer", videoOfferSDP("VP9/90000")), nil, http.StatusUnprocessableEntity, "unsupported_codec"},
 		{"foreign origin", "application/json", offerBody("offer", "v=0"), map[string]string{"Origin": "http://evil.example"}, http.StatusForbidden, "bad_origin"},
 		{"null origin", "application/json", offerBody("offer", "v=0"), map[string]string{"Origin": "null"}, http.StatusForbidden, "bad_origin"},
 	}
@@ -79,6 +108,89 @@ func TestOfferRejectsBadInput(t *testing.T) {
 	}
 }
 
+// TestH264OnlyOffer checks that an offer whose only video codec is H.264
+// gets a 422 naming the codecs, and holds no session or stream slot: a
+// VP8 client gets the one slot right after.
+func TestH264OnlyOffer(t *testing.T) {
+	s, hs := newTestServer(t, Options{MaxSessions: 1})
+	status, e := post(t, hs.URL+"/api/offer", "application/json", offerBody("offer", h264OnlySDP), nil)
+	if status != http.StatusUnprocessableEntity || e.Code != "unsupported_codec" {
+		t.Errorf("H.264-only offer: %d %q (%s), want 422 unsupported_codec", status, e.Code, e.Error)
+	}
+	for _, want := range []string{"H264 only", "VP8", "Safari"} {
+		if !strings.Contains(e.Error, want) {
+			t.Errorf("error %q does not say %q", e.Error, want)
+		}
+	}
+	if strings.Contains(e.Error, "RTX") {
+		t.Errorf("error %q names retransmission as a codec", e.Error)
+	}
+	if n, m := s.Sessions(), s.store.Len(); n != 0 || m != 0 {
+		t.Errorf("%d sessions, %d streams held after the refusal", n, m)
+	}
+	if got := metricValue(t, s, "livetsm_stream_refusals_total"); got != 0 {
+		t.Errorf("counted as %v stream-limit refusals", got)
+	}
+	newPionClient(t).connect(t, hs.URL, nil)
+}
+
+func TestCheckOffer(t *testing.T) {
+	tests := []struct {
+		name    string
+		sdp     string
+		codec   bool   // a *codecError
+		want    string // in the error; "" for none
+		offered []string
+	}{
+		{"VP8", videoOfferSDP("VP8/90000", "rtx/90000"), false, "", nil},
+		{"vp8 lower case", videoOfferSDP("vp8/90000"), false, "", nil},
+		{"H.264 then VP8", videoOfferSDP("H264/90000", "VP8/90000"), false, "", nil},
+		{"H.264 only", h264OnlySDP, true, "H264 only", []string{"H264"}},
+		{"H.264 twice and AV1", videoOfferSDP("H264/90000", "rtx/90000", "H264/90000", "AV1/90000", "red/90000", "ulpfec/90000"), true, "H264, AV1 only", []string{"H264", "AV1"}},
+		{"no rtpmap", strings.ReplaceAll(h264OnlySDP, "a=rtpmap:", "a=x-rtpmap:"), true, "no video codec", nil},
+		{"video rejected", strings.Replace(videoOfferSDP("VP8/90000"), "m=video 9", "m=video 0", 1), false, "no video", nil},
+		{"audio only", audioOnlySDP, false, "no video", nil},
+		{"garbage", "hello, server", false, "malformed SDP", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkOffer(tt.sdp)
+			var ce *codecError
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.want == "":
+				return
+			case err == nil:
+				t.Fatalf("no error, want one saying %q", tt.want)
+			case errors.As(err, &ce) != tt.codec:
+				t.Errorf("error %v: codec error %v, want %v", err, !tt.codec, tt.codec)
+			case !strings.Contains(err.Error(), tt.want):
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if ce != nil && !slices.Equal(ce.offered, tt.offered) {
+				t.Errorf("offered %v, want %v", ce.offered, tt.offered)
+			}
+		})
+	}
+}
+
+// TestNegotiateNoCodec checks negotiate's own check, behind checkOffer:
+// an offer with video but no agreed codec fails with a codec error.
+func TestNegotiateNoCodec(t *testing.T) {
+	s, _ := newTestServer(t, Options{})
+	ss, err := s.newSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.close("test")
+	_, err = ss.negotiate(context.Background(), h264OnlySDP)
+	var ce *codecError
+	if !errors.As(err, &ce) {
+		t.Errorf("negotiate: %v, want a codec error", err)
+	}
+}
+
 func TestToken(t *testing.T) {
 	const token = "s3cret-token"
 	_, hs := newTestServer(t, Options{Token: token})
@@ -91,7 +203,8 @@ func TestToken(t *testing.T) {
 		{"page without token", "/", nil, http.StatusUnauthorized},
 		{"page with wrong token", "/?token=nope", nil, http.StatusUnauthorized},
 		{"page with token", "/?token=" + token, nil, http.StatusOK},
-		{"assets need no token", "/static/app.js", nil, http.StatusOK},
+		{"assets without token", "/static/app.js", nil, http.StatusUnauthorized},
+		{"assets with token", "/static/app.js?token=" + token, nil, http.StatusOK},
 		{"config without token", "/api/config", nil, http.StatusUnauthorized},
 		{"config with empty token", "/api/config?token=", nil, http.StatusUnauthorized},
 		{"config with token prefix", "/api/config?token=s3cret", nil, http.StatusUnauthorized},
@@ -100,6 +213,9 @@ func TestToken(t *testing.T) {
 		{"config with wrong bearer", "/api/config?token=" + token, map[string]string{"Authorization": "Bearer x"}, http.StatusUnauthorized},
 		{"ws without token", "/api/ws?session=" + strings.Repeat("a", 32), nil, http.StatusUnauthorized},
 		{"unknown api path", "/api/nope?token=" + token, nil, http.StatusNotFound},
+		{"unknown api path without token", "/api/nope", nil, http.StatusUnauthorized},
+		{"metrics without token", "/metrics", nil, http.StatusUnauthorized},
+		{"healthz without token", "/healthz", nil, http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -43,12 +44,23 @@ const (
 	closeSessionEnded = 4001
 )
 
-// Websocket timing.
-const (
-	writeWait  = 5 * time.Second
-	pongWait   = 45 * time.Second
-	pingPeriod = 20 * time.Second
-)
+// writeWait bounds writing one websocket message or control frame.
+const writeWait = 5 * time.Second
+
+// wsTiming holds a websocket's read deadlines, its own once upgraded (the
+// request's body deadline no longer applies).
+type wsTiming struct {
+	// pongWait is the longest the page may stay silent — no message, no
+	// pong to the pings sent every pingPeriod — before the connection is
+	// dropped.
+	pongWait, pingPeriod time.Duration
+	// messageWait is the longest a message may take to arrive once its
+	// first frame has (a page trickling a message is cut off).
+	messageWait time.Duration
+}
+
+// defaultWSTiming is every server's wsTiming; tests shorten it.
+var defaultWSTiming = wsTiming{pongWait: 45 * time.Second, pingPeriod: 20 * time.Second, messageWait: 10 * time.Second}
 
 // helloMsg greets a websocket.
 type helloMsg struct {
@@ -110,18 +122,34 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	var offer sessionDescription
 	err := dec.Decode(&offer)
 	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
+		if err2 := dec.Decode(&struct{}{}); err2 != io.EOF {
 			err = errors.New("data after the JSON object")
+			if errors.Is(err2, os.ErrDeadlineExceeded) {
+				err = err2
+			}
 		}
 	}
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the offer exceeds 64 KiB")
-			return
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.log.Info("offer body too slow; connection closed", "timeout", s.opts.BodyTimeout, "remote", r.RemoteAddr)
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "timeout", fmt.Sprintf("the offer did not arrive within %v", s.opts.BodyTimeout))
+		default:
+			writeError(w, http.StatusBadRequest, "bad_json", "malformed offer: "+err.Error())
 		}
-		writeError(w, http.StatusBadRequest, "bad_json", "malformed offer: "+err.Error())
 		return
+	}
+	// The body is in: no read deadline while the answer is prepared (an
+	// expired one would cancel the request's context).
+	if err := http.NewResponseController(w).SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.Debug("clear read deadline", "err", err)
+	}
+	if s.offerRead != nil {
+		s.offerRead()
 	}
 	switch {
 	case offer.Type != "offer":
@@ -129,6 +157,17 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	case offer.SDP == "":
 		writeError(w, http.StatusBadRequest, "bad_offer", "the offer has no SDP")
+		return
+	}
+	// Refuse an offer the server cannot receive before it holds a slot.
+	if err := checkOffer(offer.SDP); err != nil {
+		s.log.Info("offer refused", "err", err)
+		var ce *codecError
+		if errors.As(err, &ce) {
+			writeError(w, http.StatusUnprocessableEntity, "unsupported_codec", err.Error())
+		} else {
+			writeError(w, http.StatusBadRequest, "bad_offer", err.Error())
+		}
 		return
 	}
 	ss, err := s.newSession()
@@ -149,7 +188,12 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		ss.close("negotiation failed")
 		s.log.Info("offer refused", "err", err)
-		writeError(w, http.StatusBadRequest, "bad_offer", err.Error())
+		var ce *codecError
+		if errors.As(err, &ce) {
+			writeError(w, http.StatusUnprocessableEntity, "unsupported_codec", err.Error())
+		} else {
+			writeError(w, http.StatusBadRequest, "bad_offer", err.Error())
+		}
 		return
 	}
 	writeJSON(w, http.StatusOK, sessionDescription{Type: "answer", SDP: answer, Session: ss.id})
@@ -182,7 +226,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered
 	}
 	conn.SetReadLimit(MaxMessageBytes)
-	c := newClient(conn)
+	c := newClient(conn, s.ws)
 	go c.writeLoop()
 	if !ss.attach(c) {
 		c.kick(closeSessionEnded, "session ended")
@@ -198,6 +242,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 // wsClient is one websocket connection. Only its writeLoop writes to conn.
 type wsClient struct {
 	conn       *websocket.Conn
+	timing     wsTiming
 	send       chan []byte
 	done       chan struct{} // closed by kick
 	writerDone chan struct{}
@@ -208,8 +253,8 @@ type wsClient struct {
 	closeReason string
 }
 
-func newClient(conn *websocket.Conn) *wsClient {
-	return &wsClient{conn: conn, send: make(chan []byte, 64), done: make(chan struct{}), writerDone: make(chan struct{})}
+func newClient(conn *websocket.Conn, timing wsTiming) *wsClient {
+	return &wsClient{conn: conn, timing: timing, send: make(chan []byte, 64), done: make(chan struct{}), writerDone: make(chan struct{})}
 }
 
 // post queues a message, dropping it if the page is not keeping up.
@@ -236,7 +281,7 @@ func (c *wsClient) kick(code int, reason string) {
 func (c *wsClient) writeLoop() {
 	defer close(c.writerDone)
 	defer c.conn.Close()
-	ping := time.NewTicker(pingPeriod)
+	ping := time.NewTicker(c.timing.pingPeriod)
 	defer ping.Stop()
 	write := func(b []byte) error {
 		c.conn.SetWriteDeadline(time.Now().Add(writeWait))
@@ -281,11 +326,16 @@ func (c *wsClient) writeLoop() {
 }
 
 // readLoop reads the page's messages until the connection ends or breaks
-// the protocol.
+// the protocol. Its deadlines: a message or a pong within pongWait of the
+// last one, and each message whole within messageWait of its first frame
+// (pongs do not extend that).
 func (c *wsClient) readLoop(ss *session) {
-	c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	inMessage := false // the pong handler runs on this goroutine, inside reads
+	c.conn.SetReadDeadline(time.Now().Add(c.timing.pongWait))
 	c.conn.SetPongHandler(func(string) error {
-		c.conn.SetReadDeadline(time.Now().Add(pongWait))
+		if !inMessage {
+			c.conn.SetReadDeadline(time.Now().Add(c.timing.pongWait))
+		}
 		return nil
 	})
 	reply := func(v any) {
@@ -293,14 +343,21 @@ func (c *wsClient) readLoop(ss *session) {
 		c.post(b)
 	}
 	for {
-		mt, data, err := c.conn.ReadMessage()
+		mt, r, err := c.conn.NextReader()
+		var data []byte
+		if err == nil {
+			inMessage = true
+			c.conn.SetReadDeadline(time.Now().Add(c.timing.messageWait))
+			data, err = io.ReadAll(r)
+			inMessage = false
+		}
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.kick(websocket.CloseMessageTooBig, "message too large")
 			}
 			return
 		}
-		c.conn.SetReadDeadline(time.Now().Add(pongWait))
+		c.conn.SetReadDeadline(time.Now().Add(c.timing.pongWait))
 		if mt != websocket.TextMessage {
 			reply(errorMsg{Type: "error", Code: "bad_message", Message: "only JSON text messages are accepted", Fatal: true})
 			c.kick(websocket.CloseUnsupportedData, "text messages only")

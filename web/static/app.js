@@ -125,6 +125,9 @@
     if (window.RTCRtpSender && RTCRtpSender.getCapabilities && tr.setCodecPreferences) {
       const caps = RTCRtpSender.getCapabilities('video');
       const vp8 = caps ? caps.codecs.filter((c) => /vp8/i.test(c.mimeType)) : [];
+      if (caps && !vp8.length) {
+        throw new Error('This browser cannot send VP8 video, the only codec livetsm decodes (Safari and some mobile browsers send H.264 only): open the page in Chrome, Firefox or Edge.');
+      }
       if (vp8.length) { try { tr.setCodecPreferences(vp8); } catch (_) { /* keep the default order */ } }
     }
     setPill(ui.pcState, 'video', 'connecting');
