@@ -207,11 +207,12 @@ func bucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueC
 }
 
 // leaseBucketConfig is the configuration of a TTL bucket (leases, workers).
-func leaseBucketConfig(name, desc string, ttl time.Duration) jetstream.KeyValueConfig {
+func leaseBucketConfig(name, desc string, ttl time.Duration, replicas int) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      name,
 		Description: desc,
 		History:     1,
+		Replicas:    max(replicas, 1),
 		TTL:         ttl,
 		// On disk, so that the leases outlive a restart of the server.
 		Storage: jetstream.FileStorage,
@@ -221,11 +222,12 @@ func leaseBucketConfig(name, desc string, ttl time.Duration) jetstream.KeyValueC
 }
 
 // camerasBucketConfig is the configuration of the camera registry.
-func camerasBucketConfig() jetstream.KeyValueConfig {
+func camerasBucketConfig(replicas int) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:      CamerasBucket,
 		Description: "livetsm cameras: id -> source",
 		History:     1,
+		Replicas:    max(replicas, 1),
 		Storage:     jetstream.FileStorage,
 	}
 }

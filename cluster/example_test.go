@@ -26,7 +26,7 @@ func Example() {
 	}
 	defer nc.Close()
 
-	reg, err := cluster.OpenRegistry(ctx, nc)
+	reg, err := cluster.OpenRegistry(ctx, nc, cluster.RegistryOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -121,15 +121,23 @@ type Registry struct {
 	cams jetstream.KeyValue
 }
 
+// RegistryOptions configure OpenRegistry.
+type RegistryOptions struct {
+	// Replicas is the number of copies a NATS cluster keeps of the
+	// registry's bucket when OpenRegistry creates it (0 means 1; 3 survives
+	// the loss of a server). An existing bucket keeps its own.
+	Replicas int
+}
+
 // OpenRegistry opens the camera registry on nc, creating its bucket when it
 // does not exist yet. (The leases bucket is the workers' to create, with
 // their lease TTL.)
-func OpenRegistry(ctx context.Context, nc *nats.Conn) (*Registry, error) {
+func OpenRegistry(ctx context.Context, nc *nats.Conn, opts RegistryOptions) (*Registry, error) {
 	js, err := jetStream(ctx, nc)
 	if err != nil {
 		return nil, err
 	}
-	cams, err := bucket(ctx, js, camerasBucketConfig())
+	cams, err := bucket(ctx, js, camerasBucketConfig(opts.Replicas))
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func TestRegistry(t *testing.T) {
 	nc := connect(t, s.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	reg, err := OpenRegistry(ctx, nc)
+	reg, err := OpenRegistry(ctx, nc, RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type WorkerOptions struct {
 	// worker creates them (0 means DefaultLeaseTTL); buckets that exist
 	// keep theirs.
 	LeaseTTL time.Duration
+	// Replicas is the number of copies a NATS cluster keeps of the buckets
+	// this worker creates (0 means 1; 3 survives the loss of a server).
+	Replicas int
 	// Model runs every camera, each on a Stream of its own.
 	Model *onlinetsm.Model
 	// Stream configures pacing and smoothing as for stream.Run (Log is
@@ -133,6 +136,8 @@ func NewWorker(ctx context.Context, nc *nats.Conn, opts WorkerOptions) (*Worker,
 		return nil, fmt.Errorf("worker: max streams %d: want 1 or more", opts.MaxStreams)
 	case opts.LeaseTTL != 0 && (opts.LeaseTTL < MinLeaseTTL || opts.LeaseTTL > MaxLeaseTTL):
 		return nil, fmt.Errorf("worker: lease TTL %v out of range [%v, %v]", opts.LeaseTTL, MinLeaseTTL, MaxLeaseTTL)
+	case opts.Replicas < 0 || opts.Replicas > 5:
+		return nil, fmt.Errorf("worker: replicas %d out of range [0, 5]", opts.Replicas)
 	case opts.Model == nil || opts.Open == nil || opts.Publisher == nil:
 		return nil, errors.New("worker: nil model, source opener or publisher")
 	case opts.Stream.Stepper != nil:
@@ -158,13 +163,13 @@ func NewWorker(ctx context.Context, nc *nats.Conn, opts WorkerOptions) (*Worker,
 	if err != nil {
 		return nil, err
 	}
-	if w.cams, err = bucket(ctx, js, camerasBucketConfig()); err != nil {
+	if w.cams, err = bucket(ctx, js, camerasBucketConfig(opts.Replicas)); err != nil {
 		return nil, err
 	}
-	if w.leases, err = bucket(ctx, js, leaseBucketConfig(LeasesBucket, "livetsm leases: camera id -> worker", ttl)); err != nil {
+	if w.leases, err = bucket(ctx, js, leaseBucketConfig(LeasesBucket, "livetsm leases: camera id -> worker", ttl, opts.Replicas)); err != nil {
 		return nil, err
 	}
-	if w.workers, err = bucket(ctx, js, leaseBucketConfig(WorkersBucket, "livetsm workers: name -> max streams", ttl)); err != nil {
+	if w.workers, err = bucket(ctx, js, leaseBucketConfig(WorkersBucket, "livetsm workers: name -> max streams", ttl, opts.Replicas)); err != nil {
 		return nil, err
 	}
 	w.ttl = ttl

@@ -175,7 +175,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.
 
 func addCameras(t *testing.T, url string, n int) []string {
 	t.Helper()
-	reg, err := OpenRegistry(context.Background(), connect(t, url))
+	reg, err := OpenRegistry(context.Background(), connect(t, url), RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestWorkersTakeOver(t *testing.T) {
 	if err := c.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := OpenRegistry(context.Background(), connect(t, url))
+	reg, err := OpenRegistry(context.Background(), connect(t, url), RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestWorkerCameraRemoved(t *testing.T) {
 	addCameras(t, url, 2)
 	a := startWorker(t, url, "a", 2, 2*time.Second)
 	waitFor(t, 10*time.Second, "a does not run 2", func() bool { return a.w.Stats().Cameras == 2 })
-	reg, err := OpenRegistry(context.Background(), connect(t, url))
+	reg, err := OpenRegistry(context.Background(), connect(t, url), RegistryOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,18 +35,26 @@ const camerasTimeout = 10 * time.Second
 // newCamerasFlags returns a flag set of the cameras command and its
 // subcommands: each takes --nats, so that it may come before or after the
 // subcommand.
-func newCamerasFlags(name string) (*flag.FlagSet, *string, *bool) {
+func newCamerasFlags(name string) (*flag.FlagSet, *camerasConfig) {
+	c := &camerasConfig{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	url := fs.String("nats", cluster.DefaultURL, "the bus: NATS `URL`s, comma-separated (nats://[TOKEN@]HOST:PORT)")
-	var asJSON *bool
+	fs.StringVar(&c.url, "nats", cluster.DefaultURL, "the bus: NATS `URL`s, comma-separated (nats://[TOKEN@]HOST:PORT)")
+	fs.IntVar(&c.replicas, "replicas", 1, "copies a NATS cluster keeps of the registry when this command creates it (3 survives the loss of a server)")
 	if name == "livetsm cameras list" {
-		asJSON = fs.Bool("json", false, `print one JSON array of {"id","source","worker","since"}`)
+		fs.BoolVar(&c.asJSON, "json", false, `print one JSON array of {"id","source","worker","since"}`)
 	}
-	return fs, url, asJSON
+	return fs, c
+}
+
+// camerasConfig holds the cameras command's flags.
+type camerasConfig struct {
+	url      string
+	replicas int
+	asJSON   bool
 }
 
 func printCamerasHelp(w io.Writer) {
-	fs, _, _ := newCamerasFlags("livetsm cameras")
+	fs, _ := newCamerasFlags("livetsm cameras")
 	fs.SetOutput(w)
 	fmt.Fprint(w, camerasUsage)
 	fs.PrintDefaults()
@@ -54,7 +62,7 @@ func printCamerasHelp(w io.Writer) {
 
 // camerasCmd adds, removes and lists cameras.
 func camerasCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	fs, url, _ := newCamerasFlags("livetsm cameras")
+	fs, top := newCamerasFlags("livetsm cameras")
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -66,9 +74,9 @@ func camerasCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.
 		return errors.New("cameras: give add ID SOURCE, rm ID or list (see livetsm cameras --help)")
 	}
 	sub, rest := fs.Arg(0), fs.Args()[1:]
-	sfs, surl, asJSON := newCamerasFlags("livetsm cameras " + sub)
+	sfs, c := newCamerasFlags("livetsm cameras " + sub)
 	sfs.SetOutput(io.Discard)
-	*surl = *url
+	c.url, c.replicas = top.url, top.replicas // the subcommand's own flags win
 	if err := sfs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printCamerasHelp(stdout)
@@ -106,12 +114,15 @@ func camerasCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.
 
 	ctx, cancel := context.WithTimeout(ctx, camerasTimeout+cluster.DefaultConnectTimeout)
 	defer cancel()
-	nc, err := cluster.Connect(ctx, *surl, cluster.ConnectOptions{Name: "livetsm cameras", Log: log})
+	if c.replicas < 1 || c.replicas > 5 {
+		return fmt.Errorf("--replicas %d out of range [1, 5]", c.replicas)
+	}
+	nc, err := cluster.Connect(ctx, c.url, cluster.ConnectOptions{Name: "livetsm cameras", Log: log})
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	reg, err := cluster.OpenRegistry(ctx, nc)
+	reg, err := cluster.OpenRegistry(ctx, nc, cluster.RegistryOptions{Replicas: c.replicas})
 	if err != nil {
 		return err
 	}
@@ -133,7 +144,7 @@ func camerasCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if c.asJSON {
 		if st == nil {
 			st = []cluster.CameraStatus{}
 		}

@@ -44,6 +44,7 @@ type workerConfig struct {
 	nats, publish   string
 	name            string
 	maxStreams      int
+	replicas        int
 	leaseTTL        time.Duration
 	addr, token     string
 	weights, labels string
@@ -63,6 +64,7 @@ func newWorkerFlags() (*flag.FlagSet, *workerConfig) {
 	fs.StringVar(&c.publish, "publish", "", "publish predictions to this NATS `URL` (default: the --nats bus)")
 	fs.StringVar(&c.name, "name", hostName(), "this worker's `NAME`, unique among live workers (letters, digits, '-', '_')")
 	fs.IntVar(&c.maxStreams, "max-streams", 4, "run at most `N` cameras at once")
+	fs.IntVar(&c.replicas, "replicas", 1, "copies a NATS cluster keeps of the buckets this worker creates (3 survives the loss of a server)")
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", cluster.DefaultLeaseTTL, "lease TTL when this worker creates the leases bucket (a dead worker's cameras are free after it); an existing bucket keeps its own")
 	fs.StringVar(&c.addr, "addr", "", "serve /metrics and /healthz on `HOST:PORT` (another host than loopback needs --token)")
 	fs.StringVar(&c.token, "token", "", "require this `TOKEN` for /metrics (Authorization: Bearer TOKEN, or ?token=)")
@@ -94,6 +96,8 @@ func (c *workerConfig) check() error {
 		return fmt.Errorf("--name: %w", cluster.ValidID(c.name))
 	case c.maxStreams < 1 || c.maxStreams > 256:
 		return fmt.Errorf("--max-streams %d out of range [1, 256]", c.maxStreams)
+	case c.replicas < 1 || c.replicas > 5:
+		return fmt.Errorf("--replicas %d out of range [1, 5]", c.replicas)
 	case c.leaseTTL < cluster.MinLeaseTTL || c.leaseTTL > cluster.MaxLeaseTTL:
 		return fmt.Errorf("--lease-ttl %v out of range [%v, %v]", c.leaseTTL, cluster.MinLeaseTTL, cluster.MaxLeaseTTL)
 	case c.fps < 0 || c.fps > 1000:
@@ -191,7 +195,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	log.Info("model", "weights", mname, "classes", model.Classes(), "size", model.InputSize(), "threads", model.Threads())
 
 	w, err := cluster.NewWorker(ctx, nc, cluster.WorkerOptions{
-		Name: c.name, MaxStreams: c.maxStreams, LeaseTTL: c.leaseTTL,
+		Name: c.name, MaxStreams: c.maxStreams, LeaseTTL: c.leaseTTL, Replicas: c.replicas,
 		Model: model, Stream: stream.Options{FPS: c.fps, NoSmooth: c.noSmooth},
 		Open: c.opener(log), Publisher: pub, Log: log,
 	})
