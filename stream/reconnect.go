@@ -12,8 +12,9 @@ import (
 
 // ReconnectOptions configure Reconnecting.
 type ReconnectOptions struct {
-	// Min is the wait before the first attempt after the stream is lost;
-	// 0 means 500 ms. Each failed attempt doubles the wait, up to Max.
+	// Min is the wait before the first attempt after the stream is lost
+	// (for OpenRetrying, after the first failed attempt); 0 means 500 ms.
+	// Each failed attempt doubles the wait, up to Max.
 	Min time.Duration
 	// Max caps the wait between attempts; 0 means 30 s.
 	Max time.Duration
@@ -25,13 +26,8 @@ type ReconnectOptions struct {
 	Name string
 }
 
-// Reconnecting returns a Source that reads from first and, when a read
-// fails or the stream ends, closes it and opens a new one with open,
-// waiting with exponential backoff between failed attempts, until ctx is
-// done. The first frame after a reconnect is marked Reset so that the
-// model starts from a fresh cache. Failures to open the very first source
-// are the caller's: pass an already opened one.
-func Reconnecting(first Source, open func(ctx context.Context) (Source, error), opts ReconnectOptions) Source {
+// withDefaults fills in the zero fields.
+func (opts ReconnectOptions) withDefaults() ReconnectOptions {
 	if opts.Min <= 0 {
 		opts.Min = 500 * time.Millisecond
 	}
@@ -42,6 +38,73 @@ func Reconnecting(first Source, open func(ctx context.Context) (Source, error), 
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	return opts
+}
+
+// ErrPermanent is matched (errors.Is) by the errors of Permanent: an
+// open that no retry can fix, such as a malformed URL, a refused login or
+// a path the server does not have.
+var ErrPermanent = errors.New("permanent failure")
+
+// permanentError marks an error as permanent without changing its text.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() error        { return e.err }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
+
+// Permanent marks err as one that retrying cannot fix: OpenRetrying gives
+// up at once on it. Its text is err's; errors.Is(…, ErrPermanent) is true.
+// Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// OpenRetrying opens a source with open, retrying failed attempts with the
+// backoff of Reconnecting (opts.Min, doubling up to opts.Max) until one
+// succeeds: for a camera that is not up yet. It gives up at once on an
+// error marked Permanent, returning it, and returns ctx.Err() when ctx is
+// done first. Each failure is logged with the wait before the next
+// attempt.
+func OpenRetrying(ctx context.Context, open func(ctx context.Context) (Source, error), opts ReconnectOptions) (Source, error) {
+	opts = opts.withDefaults()
+	clock := clockOr(opts.Clock)
+	delay := opts.Min
+	for attempt := 1; ; attempt++ {
+		s, err := open(ctx)
+		if err == nil {
+			if attempt > 1 {
+				opts.Log.Info("connected", "stream", opts.Name, "attempt", attempt)
+			}
+			return s, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrPermanent) {
+			return nil, err
+		}
+		opts.Log.Warn("cannot connect yet; retrying", "stream", opts.Name, "attempt", attempt, "in", delay, "err", err)
+		if err := sleep(ctx, clock, delay); err != nil {
+			return nil, err
+		}
+		delay = min(2*delay, opts.Max)
+	}
+}
+
+// Reconnecting returns a Source that reads from first and, when a read
+// fails or the stream ends, closes it and opens a new one with open,
+// waiting with exponential backoff between failed attempts, until ctx is
+// done. The first frame after a reconnect is marked Reset so that the
+// model starts from a fresh cache. Every failure to reconnect is retried,
+// Permanent or not (a camera's server may refuse a path while it
+// restarts). Failures to open the very first source are the caller's:
+// pass an already opened one, from OpenRetrying for instance.
+func Reconnecting(first Source, open func(ctx context.Context) (Source, error), opts ReconnectOptions) Source {
+	opts = opts.withDefaults()
 	return &reconnecting{cur: first, open: open, opts: opts, clock: clockOr(opts.Clock), live: first.Live(), delay: opts.Min}
 }
 

@@ -21,7 +21,7 @@ import (
 )
 
 const liveUsage = `Live recognition (one source):
-  livetsm --rtsp URL [flags]      an RTSP stream (reconnects with backoff when it drops)
+  livetsm --rtsp URL [flags]      an RTSP stream (waits for it to come up; reconnects with backoff when it drops)
   livetsm --camera N [flags]      local camera N (/dev/videoN)
   livetsm --video PATH [flags]    a video file: not live — every frame whose timestamp
                                   advances at least 1/fps is processed, as fast as the CPU
@@ -46,6 +46,7 @@ type liveConfig struct {
 	threads, size    int
 	maxFrames        int64
 	reconnectMax     time.Duration
+	retryFirst       bool
 	seed             uint64
 	synthW, synthH   int
 	synthFPS         float64
@@ -70,6 +71,7 @@ func newLiveFlags() (*flag.FlagSet, *liveConfig) {
 	fs.IntVar(&c.size, "size", 0, "model input side in pixels (default: the model's, 224)")
 	fs.Int64Var(&c.maxFrames, "max-frames", 0, "stop after `N` predictions (0: never)")
 	fs.DurationVar(&c.reconnectMax, "reconnect-max", 30*time.Second, "longest wait between RTSP reconnection attempts")
+	fs.BoolVar(&c.retryFirst, "retry-first", true, "retry the first RTSP connection too, with the same backoff, while the camera is not up yet (=false: fail at once); a bad URL, a refused login or a missing path fails at once either way")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the --synthetic video")
 	fs.IntVar(&c.synthW, "synthetic-width", 320, "frame width of the --synthetic video")
 	fs.IntVar(&c.synthH, "synthetic-height", 240, "frame height of the --synthetic video")
@@ -213,14 +215,20 @@ func openSource(ctx context.Context, c *liveConfig, set map[string]bool, log *sl
 	case set["camera"]:
 		return capture.OpenCamera(c.camera)
 	case set["rtsp"]:
-		first, err := capture.OpenRTSP(ctx, c.rtsp)
+		open := func(ctx context.Context) (stream.Source, error) { return capture.OpenRTSP(ctx, c.rtsp) }
+		ropts := stream.ReconnectOptions{Max: c.reconnectMax, Log: log, Name: capture.RTSPName(c.rtsp)}
+		var first stream.Source
+		var err error
+		if c.retryFirst {
+			first, err = stream.OpenRetrying(ctx, open, ropts)
+		} else {
+			first, err = open(ctx)
+		}
 		if err != nil {
 			return nil, err
 		}
-		log.Info("connected", "stream", first.String())
-		return stream.Reconnecting(first, func(ctx context.Context) (stream.Source, error) {
-			return capture.OpenRTSP(ctx, c.rtsp)
-		}, stream.ReconnectOptions{Max: c.reconnectMax, Log: log, Name: first.String()}), nil
+		log.Info("connected", "stream", ropts.Name)
+		return stream.Reconnecting(first, open, ropts), nil
 	default:
 		if c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096 {
 			return nil, fmt.Errorf("--synthetic-width/height %d×%d out of range [16, 4096]", c.synthW, c.synthH)

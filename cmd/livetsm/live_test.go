@@ -172,7 +172,7 @@ func TestLiveErrors(t *testing.T) {
 	}{
 		{[]string{"--video", missing}, "video: open " + missing + ": no such file"},
 		{[]string{"--rtsp", "http://example.com/live"}, `bad URL "http://example.com/live": scheme "http" is not rtsp`},
-		{[]string{"--rtsp", "rtsp://127.0.0.1:1/live"}, "rtsp: cannot open"},
+		{[]string{"--rtsp", "rtsp://127.0.0.1:1/live", "--retry-first=false"}, "rtsp: cannot open rtsp://127.0.0.1:1/live: dial tcp"},
 		{[]string{"--json"}, "no source"},
 		{[]string{"--synthetic", "--video", "x.mp4"}, "one source at a time"},
 		{[]string{"--synthetic", "--fps", "-1"}, "--fps"},

@@ -10,12 +10,18 @@ import (
 	"image"
 	"io"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"gocv.io/x/gocv"
 
 	"github.com/livetsm/livetsm/stream"
@@ -45,10 +51,12 @@ type Capture struct {
 	closed  bool
 
 	// Video files: timestamps come from the stream's positions.
-	epoch   time.Time
-	fps     float64
-	n       int64
-	lastPos time.Duration
+	epoch    time.Time
+	fps      float64
+	n        int64 // frames read
+	lastPos  time.Duration
+	declared int64 // frames the container declares; 0: unknown
+	ended    bool  // Read has returned io.EOF
 }
 
 // OpenCamera opens local camera number n (/dev/videoN on Linux).
@@ -64,8 +72,13 @@ func OpenCamera(n int) (*Capture, error) {
 	return newCapture("camera", fmt.Sprint(n), vc, true), nil
 }
 
-// CheckRTSPURL reports whether u is an RTSP URL livetsm can open.
+// CheckRTSPURL reports whether u is an RTSP URL livetsm can open. Its
+// errors are stream.Permanent.
 func CheckRTSPURL(u string) error {
+	return stream.Permanent(checkRTSPURL(u))
+}
+
+func checkRTSPURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil {
 		return fmt.Errorf("rtsp: bad URL %q: %w", u, err)
@@ -88,8 +101,20 @@ func CheckRTSPURL(u string) error {
 // variable is process-wide). Opening blocks in OpenCV; when ctx is done
 // first, OpenRTSP returns ctx.Err() and the capture is closed once the
 // open returns.
+//
+// First it asks the server for the stream's description (probeRTSP), so
+// that its errors say what went wrong. Those that no retry can fix — a
+// malformed URL, a refused login (401, 403), a path the server does not
+// have (404), a stream without video — are stream.Permanent; the others
+// (connection refused, no answer, 5xx) may pass once the camera is up.
 func OpenRTSP(ctx context.Context, u string) (*Capture, error) {
 	if err := CheckRTSPURL(u); err != nil {
+		return nil, err
+	}
+	if err := probeRTSP(ctx, u); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
 	if _, ok := os.LookupEnv(ffmpegOptionsEnv); !ok {
@@ -117,7 +142,7 @@ func OpenRTSP(ctx context.Context, u string) (*Capture, error) {
 	select {
 	case r := <-ch:
 		if r.err != nil {
-			return nil, fmt.Errorf("rtsp: cannot open %s (server unreachable, path not published, or not an H.264/H.265/MJPEG stream FFmpeg can read)", name)
+			return nil, fmt.Errorf("rtsp: cannot open %s: FFmpeg could not read the stream (the server went away, or not an H.264/H.265/MJPEG stream)", name)
 		}
 		return newCapture("rtsp", name, r.vc, true), nil
 	case <-ctx.Done():
@@ -129,6 +154,81 @@ func OpenRTSP(ctx context.Context, u string) (*Capture, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// probeTimeout bounds the probe's connection and each of its requests.
+const probeTimeout = 5 * time.Second
+
+// probeRTSP asks the server at u for the stream's description (OPTIONS,
+// DESCRIBE, with the URL's credentials if the server wants them) and
+// sorts a failure: a refused login, a missing path or a stream without
+// video is stream.Permanent; no connection, no answer or a server error is
+// not. A failure it cannot judge (a TLS certificate this machine does not
+// trust — FFmpeg does not check it —, an answer that is not RTSP) returns
+// nil, leaving the verdict to FFmpeg.
+func probeRTSP(ctx context.Context, u string) error {
+	name := redact(u)
+	pu, err := base.ParseURL(u)
+	if err != nil {
+		return stream.Permanent(fmt.Errorf("rtsp: bad URL %s: %w", name, err))
+	}
+	c := &gortsplib.Client{ReadTimeout: probeTimeout, WriteTimeout: probeTimeout}
+	if err := c.Start(pu.Scheme, pu.Host); err != nil {
+		return fmt.Errorf("rtsp: cannot open %s: %w", name, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+	desc, _, err := c.Describe(pu)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return judgeProbe(name, err)
+	}
+	for _, m := range desc.Medias {
+		if m.Type == description.MediaTypeVideo {
+			return nil
+		}
+	}
+	return stream.Permanent(fmt.Errorf("rtsp: cannot open %s: the stream has no video", name))
+}
+
+// judgeProbe turns the probe's error into OpenRTSP's (nil: let FFmpeg try).
+func judgeProbe(name string, err error) error {
+	var status liberrors.ErrClientBadStatusCode
+	if errors.As(err, &status) {
+		code := fmt.Sprintf("%d %s", status.Code, status.Message)
+		switch {
+		case status.Code == base.StatusUnauthorized || status.Code == base.StatusForbidden:
+			return stream.Permanent(fmt.Errorf("rtsp: cannot open %s: the server refused the login (%s): check the user name and password in the URL (rtsp://USER:PASSWORD@host/path)", name, code))
+		case status.Code == base.StatusNotFound || status.Code == 410:
+			return stream.Permanent(fmt.Errorf("rtsp: cannot open %s: the server has no stream at this path (%s): check the path", name, code))
+		case status.Code == 408 || status.Code == 429 || status.Code == 453:
+			return fmt.Errorf("rtsp: cannot open %s: the server answered %s", name, code)
+		case status.Code >= 400 && status.Code < 500:
+			return stream.Permanent(fmt.Errorf("rtsp: cannot open %s: the server refused the stream (%s)", name, code))
+		default:
+			return fmt.Errorf("rtsp: cannot open %s: the server answered %s", name, code)
+		}
+	}
+	var (
+		op      *net.OpError
+		timeout liberrors.ErrClientRequestTimedOut
+		netErr  net.Error
+	)
+	switch {
+	case errors.As(err, &op) && op.Op == "dial",
+		errors.As(err, &timeout),
+		errors.As(err, &netErr) && netErr.Timeout(),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return fmt.Errorf("rtsp: cannot open %s: %w", name, err)
+	}
+	return nil
+}
+
+// RTSPName names an RTSP source in logs as its Capture's String does,
+// with any password hidden.
+func RTSPName(u string) string { return "rtsp " + redact(u) }
 
 // redact hides a password in a URL for logs and errors.
 func redact(u string) string {
@@ -164,7 +264,33 @@ func OpenVideo(path string) (*Capture, error) {
 	if c.fps <= 0 || c.fps > 1000 {
 		c.fps = 30
 	}
+	if n := vc.Get(gocv.VideoCaptureFrameCount); n >= 1 && n < 1e12 {
+		c.declared = int64(n)
+	}
 	return c, nil
+}
+
+// FrameCount returns the number of frames a video file's container
+// declares, or 0 when it declares none (and for live sources). MP4 and MOV
+// give an exact count; for other containers OpenCV estimates it from the
+// duration and frame rate.
+func (c *Capture) FrameCount() int64 { return c.declared }
+
+// Frames returns the number of frames read so far. It is not to be called
+// during a Read.
+func (c *Capture) Frames() int64 { return c.n }
+
+// EndedEarly reports whether a video file has ended (Read returned io.EOF)
+// short of the frame count its container declares, by more than 2 frames
+// and more than 1% — more than an estimated count's rounding explains:
+// the file was cut short (an interrupted download or copy), and the
+// frames after the cut are lost. It is not to be called during a Read.
+func (c *Capture) EndedEarly() bool {
+	if !c.ended || c.declared == 0 {
+		return false
+	}
+	short := c.declared - c.n
+	return short > 2 && short*100 > c.declared
 }
 
 func newCapture(kind, name string, vc *gocv.VideoCapture, live bool) *Capture {
@@ -203,6 +329,7 @@ func (c *Capture) Read(ctx context.Context, buf *image.RGBA) (stream.Frame, erro
 
 	if !c.vc.Read(&c.bgr) || c.bgr.Empty() {
 		if !c.live {
+			c.ended = true
 			return stream.Frame{}, io.EOF
 		}
 		return stream.Frame{}, fmt.Errorf("%s: no frame: the stream ended or the connection was lost", c)
