@@ -19,4 +19,7 @@
 // A Model is safe for concurrent use by many Streams. Each Stream owns its
 // shift cache (package cache) and workspace, processes each frame exactly once
 // and does not allocate in the steady state.
+//
+// Package onlinetsm/offline runs the offline TSM recognisers of mmaction2
+// (ResNet and MobileNetV2) on whole recorded clips.
 package onlinetsm

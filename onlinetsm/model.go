@@ -70,25 +70,12 @@ type block struct {
 // Load reads a checkpoint and builds a Model. The format is detected from the
 // content (PyTorch zip, PyTorch legacy, safetensors).
 func Load(path string, opts ...Option) (*Model, error) {
-	m, err := ckpt.LoadFile(path, builder(opts))
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	return m, nil
+	return ckpt.LoadFile("onlinetsm", path, func(ck *ckpt.Checkpoint) (*Model, error) { return build(ck, opts) })
 }
 
 // LoadBytes is Load for a checkpoint already in memory.
 func LoadBytes(data []byte, opts ...Option) (*Model, error) {
-	m, err := ckpt.LoadBytes(data, builder(opts))
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	return m, nil
-}
-
-// builder returns build with the options bound.
-func builder(opts []Option) func(*ckpt.Checkpoint) (*Model, error) {
-	return func(ck *ckpt.Checkpoint) (*Model, error) { return build(ck, opts) }
+	return ckpt.LoadBytes("onlinetsm", data, func(ck *ckpt.Checkpoint) (*Model, error) { return build(ck, opts) })
 }
 
 // conv1x1 reads a 1×1 convolution and its batch norm.

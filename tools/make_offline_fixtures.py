@@ -1,4 +1,4 @@
-"""Writes onlinetsm/testdata/offline/: small random offline TSM models in mmaction2's
+"""Writes onlinetsm/offline/testdata/: small random offline TSM models in mmaction2's
 checkpoint layout (torch.save zip, {'meta', 'state_dict', 'optimizer'}, meta holding
 numpy values) and PyTorch's logits for them, plus SampleFrames index cases.
 
@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import offline_reference as ref  # noqa: E402
 
-OUT = os.path.join(HERE, "..", "onlinetsm", "testdata", "offline")
+OUT = os.path.join(HERE, "..", "onlinetsm", "offline", "testdata")
 SIZE = 64
 CLASSES = 10
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/livetsm/livetsm/onlinetsm"
+	"github.com/livetsm/livetsm/onlinetsm/offline"
 	"github.com/livetsm/livetsm/stream/capture"
 )
 
@@ -53,7 +54,7 @@ func newClassifyFlags() (*flag.FlagSet, *classifyConfig) {
 	fs.StringVar(&c.labels, "labels", "", "class names, one per line (default: class N)")
 	fs.IntVar(&c.segments, "segments", 8, "frames sampled per clip (the model's num_segments)")
 	fs.IntVar(&c.clips, "clips", 1, "clips per video: 1, or 2 for mmaction2's twice_sample")
-	fs.StringVar(&c.crops, "crops", onlinetsm.CropCenter, "test-time crops: center, three or ten")
+	fs.StringVar(&c.crops, "crops", offline.CropCenter, "test-time crops: center, three or ten")
 	fs.IntVar(&c.top, "top", 5, "classes to print per video")
 	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one clip's work (default: GOMAXPROCS)")
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object per video")
@@ -102,22 +103,22 @@ func classifyCmd(ctx context.Context, args []string, stdout io.Writer, log *slog
 	case len(videos) == 0 && c.benchClips == 0:
 		return fmt.Errorf("classify: no videos given (livetsm classify -h)")
 	}
-	pre, err := onlinetsm.NewOfflinePreprocessor(c.crops)
+	pre, err := offline.NewPreprocessor(c.crops)
 	if err != nil {
 		return fmt.Errorf("classify: --crops: %w", err)
 	}
-	var opts []onlinetsm.Option
+	var opts []offline.Option
 	if c.threads > 0 {
-		opts = append(opts, onlinetsm.WithThreads(c.threads))
+		opts = append(opts, offline.WithThreads(c.threads))
 	}
 	if c.labels != "" {
 		names, err := onlinetsm.ReadLabelsFile(c.labels)
 		if err != nil {
 			return fmt.Errorf("--labels: %w", err)
 		}
-		opts = append(opts, onlinetsm.WithLabels(names))
+		opts = append(opts, offline.WithLabels(names))
 	}
-	m, err := onlinetsm.LoadOffline(c.weights, opts...)
+	m, err := offline.Load(c.weights, opts...)
 	if err != nil {
 		return err
 	}
@@ -181,7 +182,7 @@ func printResult(w io.Writer, r classifyResult, asJSON bool) error {
 }
 
 // classifyVideo decodes, samples, preprocesses and classifies one video.
-func classifyVideo(ctx context.Context, m *onlinetsm.OfflineModel, pre *onlinetsm.OfflinePreprocessor, c *classifyConfig, path string) classifyResult {
+func classifyVideo(ctx context.Context, m *offline.Model, pre *offline.Preprocessor, c *classifyConfig, path string) classifyResult {
 	t0 := time.Now()
 	r := classifyResult{Video: path}
 	fail := func(err error) classifyResult {
@@ -189,7 +190,7 @@ func classifyVideo(ctx context.Context, m *onlinetsm.OfflineModel, pre *onlinets
 		r.Seconds = time.Since(t0).Seconds()
 		return r
 	}
-	frames, idx, total, err := sampleVideo(ctx, path, onlinetsm.TSMTestSampling(c.segments, c.clips == 2))
+	frames, idx, total, err := sampleVideo(ctx, path, offline.TSMTestSampling(c.segments, c.clips == 2))
 	if err != nil {
 		return fail(err)
 	}
@@ -215,7 +216,7 @@ func classifyVideo(ctx context.Context, m *onlinetsm.OfflineModel, pre *onlinets
 
 // sampleVideo counts the video's frames by decoding it, then decodes it
 // again keeping the frames SampleFrames picks, in the order of the indices.
-func sampleVideo(ctx context.Context, path string, s onlinetsm.SampleFrames) ([]image.Image, []int, int, error) {
+func sampleVideo(ctx context.Context, path string, s offline.SampleFrames) ([]image.Image, []int, int, error) {
 	total := 0
 	if err := readVideo(ctx, path, func(int, *image.RGBA) bool { total++; return true }); err != nil {
 		return nil, nil, 0, err
@@ -310,7 +311,7 @@ type classifyBenchResult struct {
 
 // classifyBench times clips of random normalised frames, after one
 // warm-up clip.
-func classifyBench(ctx context.Context, m *onlinetsm.OfflineModel, c *classifyConfig, stdout io.Writer) error {
+func classifyBench(ctx context.Context, m *offline.Model, c *classifyConfig, stdout io.Writer) error {
 	size := c.benchSize
 	rng := rand.New(rand.NewPCG(7, 7))
 	frames := make([][]float32, c.segments)

@@ -7,10 +7,10 @@ import (
 
 	"gocv.io/x/gocv"
 
-	"github.com/livetsm/livetsm/onlinetsm"
+	"github.com/livetsm/livetsm/onlinetsm/offline"
 )
 
-// TestResizeMatchesOpenCV checks onlinetsm.ResizeBilinearRGB (pure Go)
+// TestResizeMatchesOpenCV checks offline.ResizeBilinearRGB (pure Go)
 // against OpenCV's cv2.resize INTER_LINEAR through gocv, byte for byte, on
 // the sizes mmaction2's Resize(-1, 256) produces.
 func TestResizeMatchesOpenCV(t *testing.T) {
@@ -29,9 +29,9 @@ func TestResizeMatchesOpenCV(t *testing.T) {
 			}
 		}
 		for _, short := range []int{256, 224, 128} {
-			dw, dh := onlinetsm.ResizedSize(sw, sh, short)
+			dw, dh := offline.ResizedSize(sw, sh, short)
 			got := make([]byte, dw*dh*3)
-			onlinetsm.ResizeBilinearRGB(got, dw, dh, src, sw, sh)
+			offline.ResizeBilinearRGB(got, dw, dh, src, sw, sh)
 			m, err := gocv.NewMatFromBytes(sh, sw, gocv.MatTypeCV8UC3, src)
 			if err != nil {
 				t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/livetsm/livetsm/onlinetsm"
+	"github.com/livetsm/livetsm/onlinetsm/offline"
 )
 
 // classifyClip writes a synthetic H.264 clip of n frames (w×h, 30 fps).
@@ -33,7 +33,7 @@ func classifyClip(t *testing.T, n int, size string) string {
 	return path
 }
 
-var offlineCkpt = filepath.Join("..", "..", "onlinetsm", "testdata", "offline")
+var offlineCkpt = filepath.Join("..", "..", "onlinetsm", "offline", "testdata")
 
 func TestClassifyVideos(t *testing.T) {
 	clip := classifyClip(t, 45, "320x240")
@@ -63,7 +63,7 @@ func TestClassifyVideos(t *testing.T) {
 				t.Fatalf("%v: %q", err, out.String())
 			}
 			twice := slices.Contains(c.flags, "--clips")
-			want, _ := onlinetsm.TSMTestSampling(8, twice).Indices(45, nil)
+			want, _ := offline.TSMTestSampling(8, twice).Indices(45, nil)
 			if r.Frames != 45 || !slices.Equal(r.Indices, want) || r.Views != c.views || r.Error != "" {
 				t.Errorf("result %+v; want 45 frames, indices %v, %d views", r, want, c.views)
 			}

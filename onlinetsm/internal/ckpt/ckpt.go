@@ -91,30 +91,36 @@ func Read(data []byte) (*Checkpoint, error) {
 }
 
 // LoadFile reads the checkpoint at path and builds a model from it with
-// build. Errors other than the file system's (which name the path) start
-// with "load PATH: ".
-func LoadFile[M any](path string, build func(*Checkpoint) (M, error)) (M, error) {
+// build. Errors start with pkg (the caller's package name), then, unless
+// they are the file system's, which name the path, with "load PATH".
+func LoadFile[M any](pkg, path string, build func(*Checkpoint) (M, error)) (M, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		var zero M
-		return zero, err
+		return zero, fmt.Errorf("%s: %w", pkg, err)
 	}
-	m, err := LoadBytes(data, build)
-	if err != nil {
-		return m, fmt.Errorf("load %s: %w", path, err)
-	}
-	return m, nil
+	return load(pkg+": load "+path, data, build)
 }
 
 // LoadBytes reads a checkpoint from data and builds a model from it with
-// build.
-func LoadBytes[M any](data []byte, build func(*Checkpoint) (M, error)) (M, error) {
+// build. Errors start with pkg (the caller's package name).
+func LoadBytes[M any](pkg string, data []byte, build func(*Checkpoint) (M, error)) (M, error) {
+	return load(pkg, data, build)
+}
+
+// load reads a checkpoint from data and builds a model from it with build;
+// errors start with prefix.
+func load[M any](prefix string, data []byte, build func(*Checkpoint) (M, error)) (M, error) {
 	ck, err := Read(data)
+	var m M
+	if err == nil {
+		m, err = build(ck)
+	}
 	if err != nil {
 		var zero M
-		return zero, err
+		return zero, fmt.Errorf("%s: %w", prefix, err)
 	}
-	return build(ck)
+	return m, nil
 }
 
 // read is Read. With recoverAll it turns any panic, including

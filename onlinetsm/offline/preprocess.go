@@ -1,4 +1,4 @@
-package onlinetsm
+package offline
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"math"
 )
 
-// Crop modes of OfflinePreprocessor, as mmaction2's test-time crops.
+// Crop modes of Preprocessor, as mmaction2's test-time crops.
 const (
 	// CropCenter is CenterCrop(CropSize): one view.
 	CropCenter = "center"
@@ -20,12 +20,12 @@ const (
 	CropTen = "ten"
 )
 
-// OfflinePreprocessor turns a clip's RGB frames into the normalised views an
-// OfflineModel takes, as mmaction2's test pipeline: Resize(-1, ShortSide)
+// Preprocessor turns a clip's RGB frames into the normalised views a
+// Model takes, as mmaction2's test pipeline: Resize(-1, ShortSide)
 // (keep the aspect ratio, shorter side to ShortSide, bilinear as OpenCV's
 // cv2.resize INTER_LINEAR, bit for bit), the crops, Normalize with Mean and
 // Std on RGB in 0–255 units, FormatShape NCHW.
-type OfflinePreprocessor struct {
+type Preprocessor struct {
 	// ShortSide is the shorter side after resizing (256).
 	ShortSide int
 	// CropSize is the side of the centre and ten crops (224).
@@ -38,11 +38,18 @@ type OfflinePreprocessor struct {
 	rgb, resized []byte
 }
 
-// NewOfflinePreprocessor returns mmaction2's TSM test pipeline with the
+// MMActionMean and MMActionStd are mmaction2's normalisation statistics for
+// RGB frames in 0–255 units (its Kinetics and Something-Something configs).
+var (
+	MMActionMean = [3]float32{123.675, 116.28, 103.53}
+	MMActionStd  = [3]float32{58.395, 57.12, 57.375}
+)
+
+// NewPreprocessor returns mmaction2's TSM test pipeline with the
 // given crops: Resize(-1, 256), CenterCrop(224) / ThreeCrop(256) /
 // TenCrop(224), mmaction2's mean and std.
-func NewOfflinePreprocessor(crops string) (*OfflinePreprocessor, error) {
-	p := &OfflinePreprocessor{ShortSide: 256, CropSize: 224, Crops: crops, Mean: MMActionMean, Std: MMActionStd}
+func NewPreprocessor(crops string) (*Preprocessor, error) {
+	p := &Preprocessor{ShortSide: 256, CropSize: 224, Crops: crops, Mean: MMActionMean, Std: MMActionStd}
 	if _, err := p.check(); err != nil {
 		return nil, err
 	}
@@ -50,7 +57,7 @@ func NewOfflinePreprocessor(crops string) (*OfflinePreprocessor, error) {
 }
 
 // check validates the settings and returns the number of views.
-func (p *OfflinePreprocessor) check() (int, error) {
+func (p *Preprocessor) check() (int, error) {
 	if p.ShortSide < 32 || p.ShortSide > 4096 {
 		return 0, fmt.Errorf("preprocess: short side %d out of range [32, 4096]", p.ShortSide)
 	}
@@ -75,7 +82,7 @@ func (p *OfflinePreprocessor) check() (int, error) {
 }
 
 // Views returns the number of views each clip gives (1, 3 or 10).
-func (p *OfflinePreprocessor) Views() int {
+func (p *Preprocessor) Views() int {
 	n, err := p.check()
 	if err != nil {
 		return 0
@@ -84,7 +91,7 @@ func (p *OfflinePreprocessor) Views() int {
 }
 
 // OutSize is the side of the square frames the views hold.
-func (p *OfflinePreprocessor) OutSize() int {
+func (p *Preprocessor) OutSize() int {
 	if p.Crops == CropThree {
 		return p.ShortSide
 	}
@@ -95,7 +102,7 @@ func (p *OfflinePreprocessor) OutSize() int {
 // views, each holding one normalised CHW frame (3·OutSize²) per input frame,
 // in mmaction2's order: for each crop, the crop, then (ten crops) its
 // horizontal flip.
-func (p *OfflinePreprocessor) Clip(frames []image.Image) ([][][]float32, error) {
+func (p *Preprocessor) Clip(frames []image.Image) ([][][]float32, error) {
 	nv, err := p.check()
 	if err != nil {
 		return nil, err
@@ -139,7 +146,7 @@ type cropBox struct {
 }
 
 // cropBoxes returns the crops' top-left corners for a rw×rh image.
-func (p *OfflinePreprocessor) cropBoxes(rw, rh int) []cropBox {
+func (p *Preprocessor) cropBoxes(rw, rh int) []cropBox {
 	switch p.Crops {
 	case CropThree:
 		s := p.ShortSide
@@ -165,7 +172,7 @@ func (p *OfflinePreprocessor) cropBoxes(rw, rh int) []cropBox {
 // normalize writes the size×size crop at (x0, y0) of the packed RGB image
 // of width rw as normalised CHW float32, flipped horizontally if asked:
 // (v − mean) / std in float32, as mmaction2.
-func (p *OfflinePreprocessor) normalize(dst []float32, rgb []byte, rw, x0, y0, size int, flip bool) {
+func (p *Preprocessor) normalize(dst []float32, rgb []byte, rw, x0, y0, size int, flip bool) {
 	plane := size * size
 	for y := 0; y < size; y++ {
 		row := rgb[((y0+y)*rw+x0)*3:]
@@ -191,7 +198,7 @@ func ResizedSize(w, h, short int) (int, int) {
 }
 
 // resize converts img to packed RGB and resizes it to the short side.
-func (p *OfflinePreprocessor) resize(img image.Image) ([]byte, int, int, error) {
+func (p *Preprocessor) resize(img image.Image) ([]byte, int, int, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w <= 0 || h <= 0 {

@@ -1,17 +1,17 @@
-package onlinetsm_test
+package offline_test
 
 import (
 	"fmt"
 	"image"
 	"log"
 
-	"github.com/livetsm/livetsm/onlinetsm"
+	"github.com/livetsm/livetsm/onlinetsm/offline"
 )
 
 // An mmaction2 TSM checkpoint classifies a recorded clip: sample 8 frames,
 // preprocess them as mmaction2's test pipeline, average the views' softmaxes.
-func ExampleLoadOffline() {
-	m, err := onlinetsm.LoadOffline("testdata/offline/r50.pth") // ResNet-50 layout, narrow, random weights
+func ExampleLoad() {
+	m, err := offline.Load("testdata/r50.pth") // ResNet-50 layout, narrow, random weights
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func ExampleLoadOffline() {
 	fmt.Println(m, "—", len(m.ShiftedBlocks()), "shifted blocks")
 
 	// Which frames of a 300-frame video the 8 segments see.
-	idx, err := onlinetsm.TSMTestSampling(8, false).Indices(300, nil)
+	idx, err := offline.TSMTestSampling(8, false).Indices(300, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func ExampleLoadOffline() {
 		}
 		frames[i] = img
 	}
-	pre, err := onlinetsm.NewOfflinePreprocessor(onlinetsm.CropCenter)
+	pre, err := offline.NewPreprocessor(offline.CropCenter)
 	if err != nil {
 		log.Fatal(err)
 	}

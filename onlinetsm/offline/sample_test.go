@@ -1,4 +1,4 @@
-package onlinetsm
+package offline
 
 import (
 	"compress/gzip"
@@ -50,7 +50,7 @@ func TestSampleFramesTable(t *testing.T) {
 // numpy formula on 6000 cases: total frames 1–40 and 47–12345, clip lengths
 // 1–32 with intervals 1–2, 1–16 clips, twice_sample, loop and repeat_last.
 func TestSampleFramesFormula(t *testing.T) {
-	f, err := os.Open(filepath.Join("testdata", "offline", "sample_frames.json.gz"))
+	f, err := os.Open(filepath.Join("testdata", "sample_frames.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}

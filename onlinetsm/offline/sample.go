@@ -1,4 +1,4 @@
-package onlinetsm
+package offline
 
 import (
 	"fmt"

@@ -1,11 +1,4 @@
-package onlinetsm
-
-// Offline TSM: mmaction2's recognisers that see a whole clip of N segments at
-// once — ResNet-50/101/152 TSM (ResNetTSM, shift_place 'blockres') and
-// MobileNetV2TSM, each with TSMHead (global average pool, fc, the average of
-// the segments' scores). Activations are laid out C×T×H×W (the T frames of a
-// channel one after another), so that each 1×1 convolution of the clip is a
-// single GEMM over T·H·W columns and the temporal shift moves whole planes.
+package offline
 
 import (
 	"fmt"
@@ -16,29 +9,23 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 	"github.com/livetsm/livetsm/onlinetsm/internal/kern"
 )
 
-// Offline architectures, as reported by (*OfflineModel).Arch.
+// Architectures, as reported by (*Model).Arch.
 const (
 	ArchResNetTSM      = "resnet-tsm"
 	ArchMobileNetV2TSM = "mobilenetv2-tsm"
 )
 
-// MMActionMean and MMActionStd are mmaction2's normalisation statistics for
-// RGB frames in 0–255 units (its Kinetics and Something-Something configs).
-var (
-	MMActionMean = [3]float32{123.675, 116.28, 103.53}
-	MMActionStd  = [3]float32{58.395, 57.12, 57.375}
-)
-
 // resNetDepths maps the number of bottlenecks per stage to the depth.
 var resNetDepths = map[[4]int]int{{3, 4, 6, 3}: 50, {3, 4, 23, 3}: 101, {3, 8, 36, 3}: 152}
 
-// OfflineModel is an offline (clip-at-a-time) TSM recogniser loaded from an
+// Model is an offline (clip-at-a-time) TSM recogniser loaded from an
 // mmaction2 checkpoint. It is safe for concurrent use.
-type OfflineModel struct {
+type Model struct {
 	arch     string
 	depth    int
 	width    float64
@@ -57,7 +44,7 @@ type OfflineModel struct {
 	fcB    []float32
 	shifts []string // names of the shifted blocks
 
-	work sync.Pool // *offlineWork
+	work sync.Pool // *workspace
 }
 
 // offConv is a convolution with its batch norm folded in.
@@ -93,35 +80,22 @@ type mbBlock struct {
 	shift    bool
 }
 
-// LoadOffline reads an mmaction2 TSM checkpoint (a torch.save file holding
+// Load reads an mmaction2 TSM checkpoint (a torch.save file holding
 // "state_dict", with keys such as backbone.layer1.0.conv1.conv.net.weight
 // and cls_head.fc_cls.weight) and builds the recogniser. The architecture
 // (ResNet-TSM of depth 50, 101 or 152, or MobileNetV2-TSM), the widths, the
 // shifted blocks and the class count are read from the keys and shapes.
 // Options: WithLabels, WithThreads.
-func LoadOffline(path string, opts ...Option) (*OfflineModel, error) {
-	m, err := ckpt.LoadFile(path, offlineBuilder(opts))
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	return m, nil
+func Load(path string, opts ...Option) (*Model, error) {
+	return ckpt.LoadFile("offline", path, func(ck *ckpt.Checkpoint) (*Model, error) { return build(ck, opts) })
 }
 
-// LoadOfflineBytes is LoadOffline for a checkpoint already in memory.
-func LoadOfflineBytes(data []byte, opts ...Option) (*OfflineModel, error) {
-	m, err := ckpt.LoadBytes(data, offlineBuilder(opts))
-	if err != nil {
-		return nil, fmt.Errorf("onlinetsm: %w", err)
-	}
-	return m, nil
+// LoadBytes is Load for a checkpoint already in memory.
+func LoadBytes(data []byte, opts ...Option) (*Model, error) {
+	return ckpt.LoadBytes("offline", data, func(ck *ckpt.Checkpoint) (*Model, error) { return build(ck, opts) })
 }
 
-// offlineBuilder returns buildOffline with the options bound.
-func offlineBuilder(opts []Option) func(*ckpt.Checkpoint) (*OfflineModel, error) {
-	return func(ck *ckpt.Checkpoint) (*OfflineModel, error) { return buildOffline(ck, opts) }
-}
-
-func buildOffline(ck *ckpt.Checkpoint, opts []Option) (*OfflineModel, error) {
+func build(ck *ckpt.Checkpoint, opts []Option) (*Model, error) {
 	cfg := config{}
 	for _, o := range opts {
 		o(&cfg)
@@ -130,7 +104,7 @@ func buildOffline(ck *ckpt.Checkpoint, opts []Option) (*OfflineModel, error) {
 	// mmengine's data preprocessor may store its mean and std; the
 	// preprocessing is configured separately.
 	p.Skip("data_preprocessor.")
-	m := &OfflineModel{format: ck.Format, shiftDiv: 8}
+	m := &Model{format: ck.Format, shiftDiv: 8}
 	ws, err := p.Shape("backbone.conv1.conv.weight", 4)
 	if err != nil {
 		if !p.Has("backbone.conv1.conv.weight") && !p.HasPrefix("backbone.") {
@@ -195,7 +169,7 @@ func resConv1(p *ckpt.Params, base string, cin int) (offConv, bool, error) {
 	return offConv{a: kern.NewMat(w, cout, cin), bias: b, cout: cout, cin: cin, k: 1, stride: 1}, true, nil
 }
 
-func (m *OfflineModel) readResNet(p *ckpt.Params) error {
+func (m *Model) readResNet(p *ckpt.Params) error {
 	var err error
 	if m.stem, err = convModule(p, "backbone.conv1", 3, 7, 2); err != nil {
 		return err
@@ -267,7 +241,7 @@ func (m *OfflineModel) readResNet(p *ckpt.Params) error {
 var mbSettings = [7][4]int{{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
 	{6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}
 
-func (m *OfflineModel) readMobileNetV2(p *ckpt.Params) error {
+func (m *Model) readMobileNetV2(p *ckpt.Params) error {
 	var err error
 	if m.stem, err = convModule(p, "backbone.conv1", 3, 3, 2); err != nil {
 		return err
@@ -343,38 +317,38 @@ func readMBBlock(p *ckpt.Params, pre string, cin, stride int) (mbBlock, error) {
 }
 
 // Arch names the architecture: ArchResNetTSM or ArchMobileNetV2TSM.
-func (m *OfflineModel) Arch() string { return m.arch }
+func (m *Model) Arch() string { return m.arch }
 
 // Depth is the ResNet depth (50, 101 or 152); 0 for MobileNetV2.
-func (m *OfflineModel) Depth() int { return m.depth }
+func (m *Model) Depth() int { return m.depth }
 
 // Width is the width relative to the published network: the stem's
 // channels over 64 for ResNet, the last block's over 320 for MobileNetV2.
-func (m *OfflineModel) Width() float64 { return m.width }
+func (m *Model) Width() float64 { return m.width }
 
 // Classes is the number of classes the model scores.
-func (m *OfflineModel) Classes() int { return m.classes }
+func (m *Model) Classes() int { return m.classes }
 
 // Labels returns the class names in index order ("class N" when none were
 // given).
-func (m *OfflineModel) Labels() []string { return slices.Clone(m.labels) }
+func (m *Model) Labels() []string { return slices.Clone(m.labels) }
 
 // Format names the checkpoint format the model was read from.
-func (m *OfflineModel) Format() string { return m.format }
+func (m *Model) Format() string { return m.format }
 
 // ShiftedBlocks names the blocks whose residual branch shifts, as in the
 // checkpoint's keys ("layer1.0", …).
-func (m *OfflineModel) ShiftedBlocks() []string { return slices.Clone(m.shifts) }
+func (m *Model) ShiftedBlocks() []string { return slices.Clone(m.shifts) }
 
 // Threads is the number of goroutines that share one clip's work.
-func (m *OfflineModel) Threads() int { return m.pool.Threads() }
+func (m *Model) Threads() int { return m.pool.Threads() }
 
 // Close stops the model's worker goroutines; the model must not be used
 // afterwards.
-func (m *OfflineModel) Close() { m.pool.Close() }
+func (m *Model) Close() { m.pool.Close() }
 
 // String describes the model, e.g. "ResNet-50 TSM, 400 classes".
-func (m *OfflineModel) String() string {
+func (m *Model) String() string {
 	if m.arch == ArchResNetTSM {
 		w := ""
 		if m.width != 1 {
@@ -392,29 +366,29 @@ func (m *OfflineModel) String() string {
 // AvgConsensus). The temporal shift runs across these frames: the first
 // C/8 channels of a block's input come from the next segment, the next C/8
 // from the previous one, zeros at the ends.
-func (m *OfflineModel) Logits(frames []*tensor.Dense) ([]float32, error) {
+func (m *Model) Logits(frames []*tensor.Dense) ([]float32, error) {
 	data := make([][]float32, len(frames))
 	h, w := 0, 0
 	for i, f := range frames {
 		if f == nil {
-			return nil, fmt.Errorf("onlinetsm: logits: frame %d is nil", i)
+			return nil, fmt.Errorf("offline: logits: frame %d is nil", i)
 		}
 		if f.Dtype() != tensor.Float32 {
-			return nil, fmt.Errorf("onlinetsm: logits: frame %d has dtype %v, want float32", i, f.Dtype())
+			return nil, fmt.Errorf("offline: logits: frame %d has dtype %v, want float32", i, f.Dtype())
 		}
 		if f.IsView() {
-			return nil, fmt.Errorf("onlinetsm: logits: frame %d is a view; pass a materialized tensor", i)
+			return nil, fmt.Errorf("offline: logits: frame %d is a view; pass a materialized tensor", i)
 		}
 		s := f.Shape()
 		ok := (len(s) == 3 && s[0] == 3) || (len(s) == 4 && s[0] == 1 && s[1] == 3)
 		if !ok {
-			return nil, fmt.Errorf("onlinetsm: logits: frame %d has shape %s, want (3, H, W)", i, fmtShape(s))
+			return nil, fmt.Errorf("offline: logits: frame %d has shape %v, want (3, H, W)", i, s)
 		}
 		fh, fw := s[len(s)-2], s[len(s)-1]
 		if i == 0 {
 			h, w = fh, fw
 		} else if fh != h || fw != w {
-			return nil, fmt.Errorf("onlinetsm: logits: frame %d is %d×%d, frame 0 is %d×%d", i, fh, fw, h, w)
+			return nil, fmt.Errorf("offline: logits: frame %d is %d×%d, frame 0 is %d×%d", i, fh, fw, h, w)
 		}
 		data[i] = f.Float32s()
 	}
@@ -423,7 +397,7 @@ func (m *OfflineModel) Logits(frames []*tensor.Dense) ([]float32, error) {
 
 // LogitsData is Logits for frames given as raw CHW values (3·h·w float32
 // each).
-func (m *OfflineModel) LogitsData(frames [][]float32, h, w int) ([]float32, error) {
+func (m *Model) LogitsData(frames [][]float32, h, w int) ([]float32, error) {
 	out := make([]float32, m.classes)
 	if err := m.logitsInto(out, frames, h, w); err != nil {
 		return nil, err
@@ -434,31 +408,31 @@ func (m *OfflineModel) LogitsData(frames [][]float32, h, w int) ([]float32, erro
 // maxSegments bounds the frames of one view.
 const maxSegments = 256
 
-func (m *OfflineModel) logitsInto(out []float32, frames [][]float32, h, w int) error {
+func (m *Model) logitsInto(out []float32, frames [][]float32, h, w int) error {
 	t := len(frames)
 	if t == 0 {
-		return fmt.Errorf("onlinetsm: logits: no frames")
+		return fmt.Errorf("offline: logits: no frames")
 	}
 	if t > maxSegments {
-		return fmt.Errorf("onlinetsm: logits: %d frames in one view, at most %d", t, maxSegments)
+		return fmt.Errorf("offline: logits: %d frames in one view, at most %d", t, maxSegments)
 	}
 	if h < 32 || w < 32 || h > 4096 || w > 4096 {
-		return fmt.Errorf("onlinetsm: logits: frames are %d×%d, want sides in [32, 4096]", h, w)
+		return fmt.Errorf("offline: logits: frames are %d×%d, want sides in [32, 4096]", h, w)
 	}
 	n := 3 * h * w
 	for i, f := range frames {
 		if len(f) != n {
-			return fmt.Errorf("onlinetsm: logits: frame %d has %d values, want 3×%d×%d = %d", i, len(f), h, w, n)
+			return fmt.Errorf("offline: logits: frame %d has %d values, want 3×%d×%d = %d", i, len(f), h, w, n)
 		}
 		for j, v := range f {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("onlinetsm: logits: frame %d value %d (channel %d, y %d, x %d) is %v", i, j, j/(h*w), j/w%h, j%w, v)
+				return fmt.Errorf("offline: logits: frame %d value %d (channel %d, y %d, x %d) is %v", i, j, j/(h*w), j/w%h, j%w, v)
 			}
 		}
 	}
-	wk, _ := m.work.Get().(*offlineWork)
+	wk, _ := m.work.Get().(*workspace)
 	if wk == nil {
-		wk = &offlineWork{}
+		wk = &workspace{}
 	}
 	defer m.work.Put(wk)
 	wk.prepare(m, t, h, w)
@@ -482,7 +456,7 @@ func (m *OfflineModel) logitsInto(out []float32, frames [][]float32, h, w int) e
 
 // head2logits is TSMHead: average pool each (channel, frame) plane, the fc
 // layer per frame, then the mean over the frames.
-func (m *OfflineModel) head2logits(wk *offlineWork, x []float32, t, hw int, out []float32) {
+func (m *Model) head2logits(wk *workspace, x []float32, t, hw int, out []float32) {
 	kern.AvgPool(x, m.featC*t, hw, wk.pooled)
 	clear(wk.sum)
 	for ti := 0; ti < t; ti++ {
@@ -518,7 +492,7 @@ func shiftInto(dst, x []float32, fold, t, hw int) {
 
 // forwardResNet runs the backbone; it returns the last activation
 // (featC × T × fh·fw) and its spatial size.
-func (m *OfflineModel) forwardResNet(wk *offlineWork, t, h, w int) ([]float32, int, int) {
+func (m *Model) forwardResNet(wk *workspace, t, h, w int) ([]float32, int, int) {
 	pool, cs := m.pool, &wk.cs
 	g := m.stem.geom(t, h, w)
 	kern.Conv(pool, cs, m.stem.a, wk.in, g, m.stem.bias, nil, kern.ActReLU, wk.t1)
@@ -555,7 +529,7 @@ func (m *OfflineModel) forwardResNet(wk *offlineWork, t, h, w int) ([]float32, i
 }
 
 // forwardMobileNetV2 runs the backbone up to and including conv2.
-func (m *OfflineModel) forwardMobileNetV2(wk *offlineWork, t, h, w int) ([]float32, int, int) {
+func (m *Model) forwardMobileNetV2(wk *workspace, t, h, w int) ([]float32, int, int) {
 	pool, cs := m.pool, &wk.cs
 	g := m.stem.geom(t, h, w)
 	kern.Conv(pool, cs, m.stem.a, wk.in, g, m.stem.bias, nil, kern.ActReLU6, wk.x)
@@ -589,8 +563,11 @@ func (m *OfflineModel) forwardMobileNetV2(wk *offlineWork, t, h, w int) ([]float
 	return y, h, w
 }
 
-// offlineWork is one caller's buffers for clips of T frames of H×W.
-type offlineWork struct {
+// workspace is one caller's buffers for clips of T frames of H×W.
+// Activations are laid out C×T×H×W (the T frames of a channel one after
+// another), so that each 1×1 convolution of the clip is a single GEMM over
+// T·H·W columns and the temporal shift moves whole planes.
+type workspace struct {
 	t, h, w              int
 	in                   []float32
 	x, y, t1, t2, shift  []float32
@@ -601,7 +578,7 @@ type offlineWork struct {
 }
 
 // prepare sizes the buffers for clips of t frames of h×w.
-func (wk *offlineWork) prepare(m *OfflineModel, t, h, w int) {
+func (wk *workspace) prepare(m *Model, t, h, w int) {
 	if wk.t == t && wk.h == h && wk.w == w && wk.in != nil {
 		return
 	}
@@ -663,9 +640,9 @@ func (wk *offlineWork) prepare(m *OfflineModel, t, h, w int) {
 // Classify runs each view (a clip's frames, as for Logits) and returns the
 // class probabilities averaged over the views: the softmax of each view's
 // consensus logits, then the mean (mmaction2's average_clips='prob').
-func (m *OfflineModel) Classify(views ...[]*tensor.Dense) ([]float32, error) {
+func (m *Model) Classify(views ...[]*tensor.Dense) ([]float32, error) {
 	if len(views) == 0 {
-		return nil, fmt.Errorf("onlinetsm: classify: no views")
+		return nil, fmt.Errorf("offline: classify: no views")
 	}
 	acc := make([]float64, m.classes)
 	for i, v := range views {
@@ -679,9 +656,9 @@ func (m *OfflineModel) Classify(views ...[]*tensor.Dense) ([]float32, error) {
 }
 
 // ClassifyData is Classify for views given as raw CHW frames of h×w.
-func (m *OfflineModel) ClassifyData(views [][][]float32, h, w int) ([]float32, error) {
+func (m *Model) ClassifyData(views [][][]float32, h, w int) ([]float32, error) {
 	if len(views) == 0 {
-		return nil, fmt.Errorf("onlinetsm: classify: no views")
+		return nil, fmt.Errorf("offline: classify: no views")
 	}
 	acc := make([]float64, m.classes)
 	logits := make([]float32, m.classes)
@@ -695,7 +672,7 @@ func (m *OfflineModel) ClassifyData(views [][][]float32, h, w int) ([]float32, e
 }
 
 func addSoftmax(acc []float64, logits []float32) {
-	p := Softmax(nil, logits)
+	p := onlinetsm.Softmax(nil, logits)
 	for i, v := range p {
 		acc[i] += float64(v)
 	}
@@ -711,15 +688,15 @@ func meanProbs(acc []float64, n int) []float32 {
 
 // Top returns the k most likely classes for probabilities as returned by
 // Classify, with the model's labels.
-func (m *OfflineModel) Top(probs []float32, k int) []Prediction {
-	idx := TopK(probs, k)
-	out := make([]Prediction, len(idx))
+func (m *Model) Top(probs []float32, k int) []onlinetsm.Prediction {
+	idx := onlinetsm.TopK(probs, k)
+	out := make([]onlinetsm.Prediction, len(idx))
 	for i, j := range idx {
 		label := ""
 		if j < len(m.labels) {
 			label = m.labels[j]
 		}
-		out[i] = Prediction{Index: j, Label: label, Score: probs[j]}
+		out[i] = onlinetsm.Prediction{Index: j, Label: label, Score: probs[j]}
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package onlinetsm
+package offline
 
 import (
 	"encoding/json"
@@ -10,22 +10,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
 
-// offlineFixture is what tools/make_offline_fixtures.py writes per model.
-type offlineFixture struct {
+// fixture is what tools/make_offline_fixtures.py writes per model.
+type fixture struct {
 	Size     int         `json:"size"`
 	Segments int         `json:"segments"`
 	Classes  int         `json:"classes"`
 	Logits   [][]float32 `json:"logits"`
 }
 
-// offlineFrames reads the fixture's uint8 frames (T, H, W, 3) and normalises
+// fixtureFrames reads the fixture's uint8 frames (T, H, W, 3) and normalises
 // them as mmaction2 does, in float32: (x − mean) / std.
-func offlineFrames(t *testing.T, size, n int) [][]float32 {
+func fixtureFrames(t *testing.T, size, n int) [][]float32 {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "offline", "frames.u8"))
+	raw, err := os.ReadFile(filepath.Join("testdata", "frames.u8"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +56,9 @@ func relMaxErr(got, want []float32) float64 {
 	return num / den
 }
 
-// TestOfflineParityWithPyTorch compares the consensus logits of two views
+// TestParityWithPyTorch compares the consensus logits of two views
 // (the 8 frames in order, then reversed) with tools/offline_reference.py's.
-func TestOfflineParityWithPyTorch(t *testing.T) {
+func TestParityWithPyTorch(t *testing.T) {
 	cases := []struct {
 		name, arch string
 		depth      int
@@ -69,8 +70,8 @@ func TestOfflineParityWithPyTorch(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var fx offlineFixture
-			js, err := os.ReadFile(filepath.Join("testdata", "offline", c.name+".json"))
+			var fx fixture
+			js, err := os.ReadFile(filepath.Join("testdata", c.name+".json"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +79,7 @@ func TestOfflineParityWithPyTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, threads := range []int{1, 2} {
-				m, err := LoadOffline(filepath.Join("testdata", "offline", c.name+".pth"), WithThreads(threads))
+				m, err := Load(filepath.Join("testdata", c.name+".pth"), WithThreads(threads))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -89,7 +90,7 @@ func TestOfflineParityWithPyTorch(t *testing.T) {
 				if c.shifted >= 0 && len(m.ShiftedBlocks()) != c.shifted {
 					t.Errorf("%d shifted blocks %v, want %d", len(m.ShiftedBlocks()), m.ShiftedBlocks(), c.shifted)
 				}
-				frames := offlineFrames(t, fx.Size, fx.Segments)
+				frames := fixtureFrames(t, fx.Size, fx.Segments)
 				rev := slices.Clone(frames)
 				slices.Reverse(rev)
 				for v, view := range [][][]float32{frames, rev} {
@@ -108,7 +109,7 @@ func TestOfflineParityWithPyTorch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p0, p1 := Softmax(nil, fx.Logits[0]), Softmax(nil, fx.Logits[1])
+				p0, p1 := onlinetsm.Softmax(nil, fx.Logits[0]), onlinetsm.Softmax(nil, fx.Logits[1])
 				for i := range probs {
 					if want := (p0[i] + p1[i]) / 2; math.Abs(float64(probs[i]-want)) > 1e-5 {
 						t.Fatalf("prob %d = %v, want %v", i, probs[i], want)
@@ -119,16 +120,16 @@ func TestOfflineParityWithPyTorch(t *testing.T) {
 	}
 }
 
-// TestOfflineShiftMatters checks that the order of the segments changes the
+// TestShiftMatters checks that the order of the segments changes the
 // result (the shift mixes neighbouring frames) and that a clip's result
 // does not depend on what ran before.
-func TestOfflineShiftMatters(t *testing.T) {
-	m, err := LoadOffline(filepath.Join("testdata", "offline", "r50.pth"))
+func TestShiftMatters(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "r50.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	frames := offlineFrames(t, 64, 8)
+	frames := fixtureFrames(t, 64, 8)
 	a, err := m.LogitsData(frames, 64, 64)
 	if err != nil {
 		t.Fatal(err)
@@ -151,13 +152,13 @@ func TestOfflineShiftMatters(t *testing.T) {
 	}
 }
 
-func TestOfflineBadInput(t *testing.T) {
-	m, err := LoadOffline(filepath.Join("testdata", "offline", "mbv2.pth"))
+func TestBadInput(t *testing.T) {
+	m, err := Load(filepath.Join("testdata", "mbv2.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	good := offlineFrames(t, 64, 8)
+	good := fixtureFrames(t, 64, 8)
 	nan := slices.Clone(good)
 	nan[3] = slices.Clone(nan[3])
 	nan[3][5] = float32(math.NaN())
@@ -180,9 +181,9 @@ func TestOfflineBadInput(t *testing.T) {
 	}
 }
 
-// TestOfflineCheckpointErrors: an online checkpoint, missing and extra keys.
-func TestOfflineCheckpointErrors(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "offline", "r50.pth"))
+// TestCheckpointErrors: an online checkpoint, missing and extra keys.
+func TestCheckpointErrors(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "r50.pth"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,16 +217,16 @@ func TestOfflineCheckpointErrors(t *testing.T) {
 		})},
 		{"no backbone", &ckpt.Checkpoint{Tensors: map[string]*ckpt.Tensor{"features.0.0.weight": {Shape: []int{1}, Data: []float32{1}}}}},
 	} {
-		if _, err := buildOffline(c.ck, nil); err == nil {
+		if _, err := build(c.ck, nil); err == nil {
 			t.Errorf("%s: no error", c.name)
 		} else {
 			t.Logf("%s: %v", c.name, err)
 		}
 	}
-	if _, err := LoadOffline(filepath.Join("testdata", "offline", "r50.pth"), WithLabels([]string{"a"})); err == nil {
+	if _, err := Load(filepath.Join("testdata", "r50.pth"), WithLabels([]string{"a"})); err == nil {
 		t.Error("1 label for 10 classes: no error")
 	}
-	if _, err := LoadOffline(filepath.Join("testdata", "offline", "nope.pth")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Load(filepath.Join("testdata", "nope.pth")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -236,7 +237,7 @@ func TestOfflineCheckpointErrors(t *testing.T) {
 // numpy objects outside the state dict become inert placeholders.
 func TestCheckpointMMActionMeta(t *testing.T) {
 	for _, name := range []string{"r50.pth", "r101.pth", "mbv2.pth"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "offline", name))
+		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			t.Fatal(err)
 		}
