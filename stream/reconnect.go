@@ -68,7 +68,7 @@ func Permanent(err error) error {
 // succeeds: for a camera that is not up yet. It gives up at once on an
 // error marked Permanent, returning it, and returns ctx.Err() when ctx is
 // done first. Each failure is logged with the wait before the next
-// attempt.
+// attempt, and the connection with the number of attempts it took.
 func OpenRetrying(ctx context.Context, open func(ctx context.Context) (Source, error), opts ReconnectOptions) (Source, error) {
 	opts = opts.withDefaults()
 	clock := clockOr(opts.Clock)
@@ -76,9 +76,7 @@ func OpenRetrying(ctx context.Context, open func(ctx context.Context) (Source, e
 	for attempt := 1; ; attempt++ {
 		s, err := open(ctx)
 		if err == nil {
-			if attempt > 1 {
-				opts.Log.Info("connected", "stream", opts.Name, "attempt", attempt)
-			}
+			opts.Log.Info("connected", "stream", opts.Name, "attempt", attempt)
 			return s, nil
 		}
 		if ctx.Err() != nil {

@@ -220,14 +220,13 @@ func openSource(ctx context.Context, c *liveConfig, set map[string]bool, log *sl
 		var first stream.Source
 		var err error
 		if c.retryFirst {
-			first, err = stream.OpenRetrying(ctx, open, ropts)
-		} else {
-			first, err = open(ctx)
+			first, err = stream.OpenRetrying(ctx, open, ropts) // logs the connection
+		} else if first, err = open(ctx); err == nil {
+			log.Info("connected", "stream", ropts.Name)
 		}
 		if err != nil {
 			return nil, err
 		}
-		log.Info("connected", "stream", ropts.Name)
 		return stream.Reconnecting(first, open, ropts), nil
 	default:
 		if c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096 {
