@@ -62,8 +62,9 @@ type WorkerStats struct {
 }
 
 // handoverGap is how long a worker keeps the lease of a camera it stopped
-// to rebalance before handing it back: a camera's predictions from the old
-// and the new worker are then at least this far apart.
+// (to rebalance, or to shut down) before handing it back: a camera's
+// predictions from the old and the new worker are then at least this far
+// apart, never in the same second.
 const handoverGap = time.Second
 
 // Worker claims cameras from the registry through leases and runs them.
@@ -206,9 +207,11 @@ func (w *Worker) Stats() WorkerStats {
 }
 
 // Run announces the worker, then claims, runs, renews and hands back
-// cameras until ctx is done; then it stops its cameras, flushes their
-// predictions and releases their leases at once, so that other workers take
-// them without waiting for the TTL. It returns nil after a clean stop, or
+// cameras until ctx is done; then it stops its cameras at once, flushes
+// their predictions and, a second later (so that no camera is published by
+// two workers within one second), releases their leases, so that other
+// workers take them without waiting for the TTL. It returns nil after a
+// clean stop, or
 // an error when the bus is gone for good or the name is in use.
 func (w *Worker) Run(ctx context.Context) error {
 	// Cancelled before shutdown, whatever ends the loop, so that the
@@ -718,10 +721,16 @@ func (w *Worker) shutdown() {
 	for _, r := range w.running {
 		<-r.done
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second+handoverGap)
 	defer cancel()
 	if err := w.opts.Publisher.Flush(ctx); err != nil {
 		w.log.Warn("flush predictions", "err", err)
+	}
+	for _, r := range w.running {
+		if !r.expired.Load() && !w.nc.IsClosed() {
+			time.Sleep(handoverGap) // the leases outlast it by far
+			break
+		}
 	}
 	n := 0
 	for id, r := range w.running {
