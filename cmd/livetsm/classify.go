@@ -76,6 +76,9 @@ type classifyResult struct {
 	Top     []onlinetsm.Prediction `json:"top,omitempty"`
 	Seconds float64                `json:"seconds"`
 	Error   string                 `json:"error,omitempty"`
+	// Truncated says the file ended short of the frame count its
+	// container declares (cut short): Frames counts the frames read.
+	Truncated bool `json:"truncated"`
 }
 
 func classifyCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -173,7 +176,11 @@ func printResult(w io.Writer, r classifyResult, asJSON bool) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%d frames, %d views, %.2f s)\n", r.Video, r.Frames, r.Views, r.Seconds)
+	if r.Truncated {
+		fmt.Fprintf(&b, "%s (read %d frames; the file ended early; %d views, %.2f s)\n", r.Video, r.Frames, r.Views, r.Seconds)
+	} else {
+		fmt.Fprintf(&b, "%s (%d frames, %d views, %.2f s)\n", r.Video, r.Frames, r.Views, r.Seconds)
+	}
 	for _, p := range r.Top {
 		fmt.Fprintf(&b, "  %6.2f%%  %s\n", 100*p.Score, p.Label)
 	}
@@ -190,11 +197,11 @@ func classifyVideo(ctx context.Context, m *offline.Model, pre *offline.Preproces
 		r.Seconds = time.Since(t0).Seconds()
 		return r
 	}
-	frames, idx, total, err := sampleVideo(ctx, path, offline.TSMTestSampling(c.segments, c.clips == 2))
+	frames, idx, total, short, err := sampleVideo(ctx, path, offline.TSMTestSampling(c.segments, c.clips == 2))
 	if err != nil {
 		return fail(err)
 	}
-	r.Frames, r.Indices = total, idx
+	r.Frames, r.Indices, r.Truncated = total, idx, short
 	var views [][][]float32
 	for k := 0; k+c.segments <= len(frames); k += c.segments {
 		v, err := pre.Clip(frames[k : k+c.segments])
@@ -216,17 +223,18 @@ func classifyVideo(ctx context.Context, m *offline.Model, pre *offline.Preproces
 
 // sampleVideo counts the video's frames by decoding it, then decodes it
 // again keeping the frames SampleFrames picks, in the order of the indices.
-func sampleVideo(ctx context.Context, path string, s offline.SampleFrames) ([]image.Image, []int, int, error) {
-	total := 0
-	if err := readVideo(ctx, path, func(int, *image.RGBA) bool { total++; return true }); err != nil {
-		return nil, nil, 0, err
+// A file cut short (short) is sampled from the frames that decode.
+func sampleVideo(ctx context.Context, path string, s offline.SampleFrames) (frames []image.Image, idx []int, total int, short bool, err error) {
+	short, err = readVideo(ctx, path, func(int, *image.RGBA) bool { total++; return true })
+	if err != nil {
+		return nil, nil, 0, false, err
 	}
 	if total == 0 {
-		return nil, nil, 0, fmt.Errorf("%s: no frames could be decoded", path)
+		return nil, nil, 0, false, fmt.Errorf("%s: no frames could be decoded", path)
 	}
-	idx, err := s.Indices(total, nil)
+	idx, err = s.Indices(total, nil)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, 0, false, fmt.Errorf("%s: %w", path, err)
 	}
 	want := map[int]*image.RGBA{}
 	for _, i := range idx {
@@ -234,7 +242,7 @@ func sampleVideo(ctx context.Context, path string, s offline.SampleFrames) ([]im
 	}
 	last := slices.Max(idx)
 	got := 0
-	err = readVideo(ctx, path, func(i int, img *image.RGBA) bool {
+	_, err = readVideo(ctx, path, func(i int, img *image.RGBA) bool {
 		if _, ok := want[i]; ok {
 			cp := image.NewRGBA(img.Rect)
 			copy(cp.Pix, img.Pix)
@@ -244,38 +252,39 @@ func sampleVideo(ctx context.Context, path string, s offline.SampleFrames) ([]im
 		return i < last
 	})
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, false, err
 	}
-	frames := make([]image.Image, len(idx))
+	frames = make([]image.Image, len(idx))
 	for k, i := range idx {
 		if want[i] == nil {
-			return nil, nil, 0, fmt.Errorf("%s: frame %d of %d could not be decoded on the second pass", path, i, total)
+			return nil, nil, 0, false, fmt.Errorf("%s: frame %d of %d could not be decoded on the second pass", path, i, total)
 		}
 		frames[k] = want[i]
 	}
-	return frames, idx, total, nil
+	return frames, idx, total, short, nil
 }
 
 // readVideo decodes path frame by frame, calling f with each frame's index
-// until f returns false or the video ends.
-func readVideo(ctx context.Context, path string, f func(int, *image.RGBA) bool) error {
+// until f returns false or the video ends. short reports a video that
+// ended short of the frame count its container declares (cut short).
+func readVideo(ctx context.Context, path string, f func(int, *image.RGBA) bool) (short bool, err error) {
 	v, err := capture.OpenVideo(path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer v.Close()
 	var buf *image.RGBA
 	for i := 0; ; i++ {
 		fr, err := v.Read(ctx, buf)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return v.EndedEarly(), nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: frame %d: %w", path, i, err)
+			return false, fmt.Errorf("%s: frame %d: %w", path, i, err)
 		}
 		buf = fr.Image
 		if !f(i, buf) {
-			return nil
+			return false, nil
 		}
 	}
 }
