@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 
+	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/stream/synth"
 )
 
@@ -21,7 +22,13 @@ import (
 // WebRTC peer and expects predictions over the websocket; closing the peer
 // ends the session.
 func TestPionClientGetsPredictions(t *testing.T) {
-	s, hs := newTestServer(t, Options{})
+	var mu sync.Mutex
+	hooked := map[string]int{} // session → predictions seen by OnPrediction
+	s, hs := newTestServer(t, Options{OnPrediction: func(session string, p stream.Prediction) {
+		mu.Lock()
+		hooked[session]++
+		mu.Unlock()
+	}})
 	frames := encodeVP8(t, synthFrames(synth.SwipingLeft, 20, 320, 240))
 	c := newPionClient(t)
 	id := c.connect(t, hs.URL, nil)
@@ -62,6 +69,11 @@ func TestPionClientGetsPredictions(t *testing.T) {
 	if last["decoded"].(float64) < 5 {
 		t.Errorf("decoded %v frames", last["decoded"])
 	}
+	mu.Lock()
+	if len(hooked) != 1 || hooked[id] < 5 {
+		t.Errorf("OnPrediction saw %v, want 5 or more predictions of session %s", hooked, id)
+	}
+	mu.Unlock()
 
 	cancel()
 	c.pc.Close()

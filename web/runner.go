@@ -48,6 +48,9 @@ func (ss *session) runStream(ctx context.Context, sink func(stream.Prediction) e
 		lat := time.Duration(p.LatencyMS * float64(time.Millisecond))
 		ss.srv.metrics.onPrediction(lat, p.Dropped-lastDropped)
 		lastDropped = p.Dropped
+		if f := ss.srv.opts.OnPrediction; f != nil {
+			f(ss.id, p)
+		}
 		return sink(p)
 	})
 }

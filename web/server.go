@@ -122,6 +122,11 @@ type Options struct {
 	// (default DefaultBodyTimeout): a client that sends it slower is cut
 	// off. The websocket, once upgraded, has its own deadlines.
 	BodyTimeout time.Duration
+	// OnPrediction, when set, is called with every prediction of every
+	// session and the session's id (livetsm serve --publish puts them on
+	// the bus). It runs on the session's model goroutine and must not
+	// block.
+	OnPrediction func(session string, p stream.Prediction)
 	// Log receives the server's log records; nil discards them.
 	Log *slog.Logger
 }

@@ -533,6 +533,8 @@ func TestClusterCommandErrors(t *testing.T) {
 		{[]string{"worker", "extra"}, "unexpected argument"},
 		{[]string{"--synthetic", "--publish", closed}, "--publish: cannot reach the bus at " + closed},
 		{[]string{"--synthetic", "--publish", url, "--stream-id", "a b"}, "--stream-id: bad id"},
+		{[]string{"serve", "--addr", "127.0.0.1:0", "--publish", closed}, "--publish: cannot reach the bus at " + closed},
+		{[]string{"serve", "--stream-id", "x"}, "no source flag: --stream-id needs one of"},
 		{[]string{"nats", "--addr", "0.0.0.0:4222"}, "give --token"},
 		{[]string{"nats", "--addr", s.Addr().String()}, "address already in use"},
 	}

@@ -47,6 +47,7 @@ type serveConfig struct {
 	maxSessions        int
 	maxBatch           int
 	batchWait          time.Duration
+	publish            string // NATS URL for the predictions (nats.go)
 }
 
 func newServeFlags() (*flag.FlagSet, *serveConfig) {
@@ -73,6 +74,7 @@ func newServeFlags() (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.maxSessions, "max-sessions", web.DefaultMaxSessions, "most concurrent streams (browser tabs); a new one beyond it is refused")
 	fs.IntVar(&c.maxBatch, "max-batch", onlinetsm.DefaultMaxBatch, "most streams whose frames go through the model together (1: no batching)")
 	fs.DurationVar(&c.batchWait, "batch-wait", onlinetsm.DefaultMaxWait, "longest a frame waits for other streams' frames to fill its batch (e.g. 4ms; 0s: no waiting)")
+	fs.StringVar(&c.publish, "publish", "", "also publish every prediction to the NATS bus at `URL` (nats://HOST:PORT), on livetsm.predictions.<session id>")
 	return fs, c
 }
 
@@ -244,6 +246,16 @@ func serveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	bus, err := startPublishing(ctx, c.publish, log) // before the model: an unreachable bus fails fast
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if bus != nil {
+		defer bus.close()
+	}
 	model, name, err := loadModel(c.weights, c.labels, c.size, c.threads, log)
 	if err != nil {
 		return err
@@ -251,6 +263,9 @@ func serveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	defer model.Close()
 	log.Info("model", "weights", name, "classes", model.Classes(), "size", model.InputSize(), "threads", model.Threads())
 	opts.Model, opts.ModelName, opts.Log = model, name, log
+	if bus != nil {
+		opts.OnPrediction = bus.pub.Publish // never blocks
+	}
 
 	srv, err := web.NewServer(opts)
 	if err != nil {
