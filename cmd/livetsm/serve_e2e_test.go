@@ -52,7 +52,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer model.Close()
-	srv, err := web.NewServer(web.Options{Model: model, ModelName: name, Log: log, LoopbackCandidates: true, Interfaces: []string{"lo"}})
+	// With a token, as from another machine: the page must pass it on to
+	// its assets, its API calls and its websocket.
+	const token = "e2e-token-0123"
+	srv, err := web.NewServer(web.Options{Model: model, ModelName: name, Log: log, LoopbackCandidates: true, Interfaces: []string{"lo"}, Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	start := time.Now()
 	if err := chromedp.Do(bctx,
-		chromedp.Navigate(hs.URL+"/"),
+		chromedp.Navigate(hs.URL+"/?token="+token),
 		chromedp.WaitVisible(chromedp.ID("start")),
 		chromedp.Click(chromedp.ID("start")),
 	); err != nil {
