@@ -141,7 +141,7 @@ func evalCrossCmd(ctx context.Context, args []string, stdout io.Writer, log *slo
 	}
 	if c.vp8 > 0 {
 		rend := crosseval.NewRenderer(vp8Config(c.seed, photos))
-		rep, err := runPageClips(ctx, m, name, rend, c.vp8, dir, c.chromium, log, func(r crosseval.Result) { progress("vp8", r) })
+		rep, err := runPageClips(ctx, m, name, rend, c.vp8, dir, c.chromium, c.keep != "", log, func(r crosseval.Result) { progress("vp8", r) })
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,8 @@ func writeY4M(ctx context.Context, rend *crosseval.Renderer, i int, path string)
 // rend, one at a time, as the fake camera of headless Chromium: Start →
 // getUserMedia → WebRTC (VP8) → the server → websocket → #label. Each clip
 // is scored by the labels #label shows.
-func runPageClips(ctx context.Context, m *onlinetsm.Model, name string, rend *crosseval.Renderer, n int, dir, chromium string, log *slog.Logger, done func(crosseval.Result)) (*crosseval.Report, error) {
+// The .y4m files are removed after use unless keep is set.
+func runPageClips(ctx context.Context, m *onlinetsm.Model, name string, rend *crosseval.Renderer, n int, dir, chromium string, keep bool, log *slog.Logger, done func(crosseval.Result)) (*crosseval.Report, error) {
 	if _, err := os.Stat(chromium); err != nil {
 		return nil, fmt.Errorf("eval: the page's clips need Chromium (Debian's chromium; --chromium or LIVETSM_CHROMIUM): %w", err)
 	}
@@ -289,6 +290,9 @@ func runPageClips(ctx context.Context, m *onlinetsm.Model, name string, rend *cr
 		r, err := pageClip(ctx, chromium, url, filepath.Join(dir, fmt.Sprintf("chromium%03d", i)), y4m, plan, log)
 		if err != nil {
 			return nil, fmt.Errorf("eval: page clip %d (%s): %w", i, plan.Label, err)
+		}
+		if !keep {
+			os.Remove(y4m) // about 20 MB
 		}
 		// Stop closed the session; wait for the server to let it go.
 		for deadline := time.Now().Add(10 * time.Second); srv.Sessions() > 0 && time.Now().Before(deadline); {
@@ -324,11 +328,11 @@ func pageClip(ctx context.Context, chromium, url, dir, y4m string, plan crosseva
 	motion := float64(plan.MotionStart) / plan.FPS
 	ctx, cancel := context.WithTimeout(ctx, time.Duration((30+3*period)*float64(time.Second)))
 	defer cancel()
+	defer os.RemoveAll(dir) // after Chromium has exited: deferred calls run last to first
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, browserOptions(chromium, dir, y4m, true)...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
-	defer os.RemoveAll(dir)
 	if err := chromedp.Do(bctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("start"))); err != nil {
 		return crosseval.Result{}, fmt.Errorf("open the page: %w", err)
 	}
