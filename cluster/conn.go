@@ -70,8 +70,9 @@ type ConnectOptions struct {
 }
 
 // Connect connects to the NATS servers at urls (comma-separated; empty means
-// DefaultURL). The first connection must succeed within the timeout, or
-// Connect returns an error naming the address; after that the connection
+// DefaultURL). The first connection must succeed within the timeout (while
+// nothing answers, Connect tries again every 250 ms), or Connect returns
+// an error naming the address; after that the connection
 // reconnects forever, buffering what is published meanwhile (nats.go's
 // reconnect buffer, 8 MB). A token in a URL (nats://TOKEN@host:4222)
 // authenticates.
@@ -96,36 +97,53 @@ func Connect(ctx context.Context, urls string, opts ConnectOptions) (*nats.Conn,
 		err error
 	}
 	done := make(chan result, 1)
+	stop := make(chan struct{})
 	go func() {
-		nc, err := nats.Connect(urls,
-			nats.Name(opts.Name),
-			nats.Timeout(timeout),
-			nats.MaxReconnects(-1),
-			nats.ReconnectWait(time.Second),
-			nats.PingInterval(5*time.Second),
-			nats.MaxPingsOutstanding(3),
-			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-				if err != nil {
-					log.Warn("lost the bus; reconnecting", "nats", shown, "err", err)
-				}
-			}),
-			nats.ReconnectHandler(func(nc *nats.Conn) {
-				log.Info("back on the bus", "nats", redactURLs(nc.ConnectedUrl()))
-			}),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-				log.Warn("nats", "err", err)
-			}),
-		)
-		done <- result{nc, err}
+		// Retry while nothing answers (a bus starting at the same time as
+		// its clients), until the timeout; other failures are final.
+		deadline := time.Now().Add(timeout)
+		for {
+			left := time.Until(deadline)
+			nc, err := nats.Connect(urls,
+				nats.Name(opts.Name),
+				nats.Timeout(max(left, 100*time.Millisecond)),
+				nats.MaxReconnects(-1),
+				nats.ReconnectWait(time.Second),
+				nats.PingInterval(5*time.Second),
+				nats.MaxPingsOutstanding(3),
+				nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+					if err != nil {
+						log.Warn("lost the bus; reconnecting", "nats", shown, "err", err)
+					}
+				}),
+				nats.ReconnectHandler(func(nc *nats.Conn) {
+					log.Info("back on the bus", "nats", redactURLs(nc.ConnectedUrl()))
+				}),
+				nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+					log.Warn("nats", "err", err)
+				}),
+			)
+			if err == nil || !errors.Is(err, nats.ErrNoServers) || time.Until(deadline) < connectRetry {
+				done <- result{nc, err}
+				return
+			}
+			select {
+			case <-stop:
+				done <- result{nil, err}
+				return
+			case <-time.After(connectRetry):
+			}
+		}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("cannot reach the bus at %s (is `livetsm nats` or nats-server running there?): %w", shown, r.err)
+			return nil, fmt.Errorf("cannot reach the bus at %s within %v (is `livetsm nats` or nats-server running there?): %w", shown, timeout, r.err)
 		}
 		return r.nc, nil
 	case <-ctx.Done():
-		go func() { // nats.Connect gives up by itself after the timeout
+		close(stop)
+		go func() { // an attempt in flight gives up by itself within the timeout
 			if r := <-done; r.nc != nil {
 				r.nc.Close()
 			}
@@ -133,6 +151,10 @@ func Connect(ctx context.Context, urls string, opts ConnectOptions) (*nats.Conn,
 		return nil, fmt.Errorf("connect to %s: %w", shown, ctx.Err())
 	}
 }
+
+// connectRetry is the wait between attempts to reach a bus that does not
+// answer yet.
+const connectRetry = 250 * time.Millisecond
 
 // checkURLs rejects what is not a nats:// (or tls://, ws://, wss://) URL.
 func checkURLs(urls string) error {

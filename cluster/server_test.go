@@ -42,6 +42,34 @@ func TestServerToken(t *testing.T) {
 	}
 }
 
+// TestConnectWaitsForTheBus: a client started before its bus connects once
+// the bus is up, within the timeout.
+func TestConnectWaitsForTheBus(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	started := make(chan *Server, 1)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		s, err := StartServer(ServerOptions{Addr: addr, StoreDir: t.TempDir()})
+		if err != nil {
+			t.Error(err)
+		}
+		started <- s
+	}()
+	nc, err := Connect(context.Background(), "nats://"+addr, ConnectOptions{Timeout: 10 * time.Second})
+	if s := <-started; s != nil {
+		defer s.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+}
+
 func TestConnectErrors(t *testing.T) {
 	// A port nobody listens on.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -155,6 +155,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	if err := c.check(); err != nil {
 		return err
 	}
+	baseLog := log // the cluster package names the worker itself
 	log = log.With("worker", c.name)
 	var ln net.Listener
 	if c.addr != "" {
@@ -197,7 +198,7 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 	w, err := cluster.NewWorker(ctx, nc, cluster.WorkerOptions{
 		Name: c.name, MaxStreams: c.maxStreams, LeaseTTL: c.leaseTTL, Replicas: c.replicas,
 		Model: model, Stream: stream.Options{FPS: c.fps, NoSmooth: c.noSmooth},
-		Open: c.opener(log), Publisher: pub, Log: log,
+		Open: c.opener(log), Publisher: pub, Log: baseLog,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
