@@ -147,10 +147,12 @@ def frame_targets(label, t, start, end, args):
 
 
 def batch_tensors(clips, args):
-    """Clips of different lengths -> x (B, Tmax, H, W, 3) uint8 padded with
-    zeros at the end, targets (B, Tmax) and weights (B, Tmax), 0 on padding.
+    """Clips of different lengths -> x (B, --frames, H, W, 3) uint8 padded
+    with zeros at the end, targets and weights (B, --frames), 0 on padding.
     The model is causal, so padding after a clip does not change its frames."""
-    tmax = max(c[1].shape[0] for c in clips)
+    # A fixed length keeps the tensors' shapes, and so the allocator's
+    # blocks, the same from step to step.
+    tmax = max(max(c[1].shape[0] for c in clips), args.frames)
     h, w = clips[0][1].shape[1:3]
     x = np.zeros((len(clips), tmax, h, w, 3), dtype=np.uint8)
     y = np.full((len(clips), tmax), NO_GESTURE, dtype=np.int64)
