@@ -30,7 +30,7 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/... ./stream ./stream/synth ./crosseval
+	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/... ./stream ./stream/synth ./crosseval ./cluster
 
 test: deps vet
 	$(GO) test -count=1 ./...

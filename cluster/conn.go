@@ -40,8 +40,10 @@ const (
 	// DefaultLeaseTTL is the lease TTL of a bucket created by a worker: a
 	// dead worker's cameras are free again after at most this long.
 	DefaultLeaseTTL = 6 * time.Second
-	// MinLeaseTTL and MaxLeaseTTL bound the lease TTL.
+	// MinLeaseTTL is the shortest lease TTL: renewals every TTL/3 must
+	// get through a busy bus.
 	MinLeaseTTL = 2 * time.Second
+	// MaxLeaseTTL is the longest lease TTL.
 	MaxLeaseTTL = 5 * time.Minute
 )
 

@@ -81,6 +81,7 @@ func (c Camera) Check() error {
 
 // CameraStatus is a camera and the worker that runs it.
 type CameraStatus struct {
+	// ID and Source are the camera's (see Camera).
 	ID     string `json:"id"`
 	Source string `json:"source"`
 	// Worker names the worker that holds the camera's lease; empty while

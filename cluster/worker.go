@@ -91,7 +91,8 @@ type Worker struct {
 	running  map[string]*camRun
 	wg       sync.WaitGroup // camera goroutines and releases
 	handback chan *camRun   // released cameras whose lease may now go
-	selfRev  uint64         // revision of this worker's key in WorkersBucket
+	started  time.Time
+	selfRev  uint64 // revision of this worker's key in WorkersBucket
 }
 
 // view is what the watchers have told the worker about the buckets.
@@ -218,6 +219,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// goroutines of releases in flight end.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	w.started = time.Now().UTC()
 	ws := &watchSet{}
 	defer ws.stop()
 	if err := w.watch(ctx, ws); err != nil {
@@ -376,7 +378,7 @@ func (w *Worker) register(ctx context.Context) error {
 func (w *Worker) info() []byte {
 	b, _ := json.Marshal(workerInfo{
 		Name: w.opts.Name, Instance: w.instance, MaxStreams: w.opts.MaxStreams,
-		Started: time.Now().UTC(), Cameras: len(w.running),
+		Started: w.started, Cameras: len(w.running),
 	})
 	return b
 }
