@@ -32,7 +32,8 @@ const workerUsage = `Worker: runs cameras from the registry on the bus, publishe
 
 The worker claims unowned cameras (livetsm cameras add ...) up to its fair share and
 at most N, through leases renewed every TTL/3; a dead worker's cameras go to the
-others once its leases expire; SIGTERM releases them at once. Each camera runs the
+others once its leases expire; SIGTERM stops them at once and hands them back a
+second later (so no camera is published by two workers in one second). Each camera runs the
 same pacing → model → smoothing pipeline as livetsm --rtsp/--video/--synthetic, and
 every prediction is published on livetsm.predictions.<camera id>.
 
