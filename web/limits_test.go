@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,8 +49,9 @@ func trickle(t *testing.T, addr, head string, n int, gap, limit time.Duration) (
 	conn.SetReadDeadline(time.Now().Add(limit))
 	br := bufio.NewReader(conn)
 	status, _ := br.ReadString('\n')
-	// The server closes the connection once it has given up on the body.
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	// The server closes the connection once it has given up on the body
+	// (an EOF, or a reset when it closes while bytes are still coming).
+	if _, err := io.Copy(io.Discard, br); isTimeout(err) {
 		t.Fatalf("the connection was not closed within %v (status %q): %v", limit, status, err)
 	}
 	return strings.TrimSpace(status), time.Since(start)
@@ -197,8 +199,8 @@ func drain(ws *websocket.Conn, limit time.Duration) error {
 }
 
 func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // TestClosedSessionHoldsItsSlot checks that a closed session's stream
