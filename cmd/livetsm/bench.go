@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,10 +35,11 @@ type benchResult struct {
 
 func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	weights := fs.String("weights", "", "checkpoint to load (default: random weights of the published config, width 1.0, 27 classes)")
-	size := fs.Int("size", onlinetsm.DefaultInputSize, "input frame side in pixels")
+	var mf modelFlags
+	mf.register(fs, modelChoice|modelInput)
+	fs.Lookup("weights").Usage = "checkpoint `FILE` to load: PyTorch or safetensors (default: random weights of the published config, width 1.0, 27 classes)"
+	fs.Lookup("size").Usage = "model input side in pixels (default: the model's; 224 for the random model)"
 	frames := fs.Int("frames", 60, "frames to time (after 5 warm-up frames)")
-	threads := fs.Int("threads", runtime.GOMAXPROCS(0), "goroutines sharing one frame's work")
 	width := fs.Float64("width", 1.0, "width multiplier of the random model (without --weights)")
 	asJSON := fs.Bool("json", false, "print one JSON object line")
 	if err := fs.Parse(args); err != nil {
@@ -46,29 +48,35 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if *frames <= 0 {
 		return fmt.Errorf("bench: --frames must be positive")
 	}
-	opts := []onlinetsm.Option{onlinetsm.WithInputSize(*size), onlinetsm.WithThreads(*threads)}
+	if err := mf.validate(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
 	var (
-		m   *onlinetsm.Model
-		err error
+		m    *onlinetsm.Model
+		name string
+		err  error
 	)
-	name := *weights
-	if name == "" {
+	if mf.weights == "" {
 		name = fmt.Sprintf("random (width %g, 27 classes)", *width)
+		opts := []onlinetsm.Option{onlinetsm.WithInputSize(cmp.Or(mf.size, onlinetsm.DefaultInputSize))}
+		if mf.threads > 0 {
+			opts = append(opts, onlinetsm.WithThreads(mf.threads))
+		}
 		m, err = onlinetsm.NewRandom(*width, 27, 1, opts...)
 	} else {
-		m, err = onlinetsm.Load(*weights, opts...)
+		m, name, err = mf.load(log)
 	}
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	log.Info("bench", "weights", name, "width", m.Width(), "classes", m.Classes(), "size", *size, "threads", m.Threads(), "frames", *frames)
+	log.Info("bench", "weights", name, "width", m.Width(), "classes", m.Classes(), "size", m.InputSize(), "threads", m.Threads(), "frames", *frames)
 
 	// A few distinct normalised frames, cycled, so the cache sees changes.
 	rng := rand.New(rand.NewPCG(7, 7))
 	inputs := make([][]float32, 4)
 	for i := range inputs {
-		inputs[i] = make([]float32, 3**size**size)
+		inputs[i] = make([]float32, 3*m.InputSize()*m.InputSize())
 		for j := range inputs[i] {
 			inputs[i][j] = float32(rng.NormFloat64())
 		}
@@ -103,7 +111,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		sum += v
 	}
 	r := benchResult{
-		Weights: name, Width: m.Width(), Classes: m.Classes(), Size: *size, Threads: m.Threads(), Frames: *frames,
+		Weights: name, Width: m.Width(), Classes: m.Classes(), Size: m.InputSize(), Threads: m.Threads(), Frames: *frames,
 		MedianMS:       percentile(sorted, 0.5),
 		P90MS:          percentile(sorted, 0.9),
 		MeanMS:         sum / float64(len(lat)),

@@ -40,9 +40,8 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	clips := fs.Int("clips", 500, "number of clips, classes in turn")
 	seed := fs.Uint64("seed", 2000003, "generator seed (training used seed 1 and held-out seed 1000003)")
 	frames := fs.Int("frames", 0, "frames per clip (default: the model's metadata, else 8)")
-	weights := fs.String("weights", "", "checkpoint to evaluate (default: the embedded model)")
-	labels := fs.String("labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
-	threads := fs.Int("threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
+	var mf modelFlags
+	mf.register(fs, modelChoice)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,7 +52,10 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if *clips <= 0 {
 		return errors.New("eval: --clips must be positive")
 	}
-	m, name, err := loadModel(*weights, *labels, 0, *threads, log)
+	if err := mf.validate(); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	m, name, err := mf.load(log)
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,7 @@ import (
 type crossConfig struct {
 	clips, vp8      int
 	seed            uint64
-	weights, labels string
-	threads         int
+	model           modelFlags
 	asJSON          bool
 	keep            string
 	photos          string
@@ -64,9 +63,7 @@ func evalCrossCmd(ctx context.Context, args []string, stdout io.Writer, log *slo
 	fs.IntVar(&c.clips, "clips", 45, "H.264 clips run through the terminal's pipeline (classes in turn)")
 	fs.IntVar(&c.vp8, "vp8", 9, "clips played by Chromium's fake camera on the web page (VP8); 0 skips the browser")
 	fs.Uint64Var(&c.seed, "seed", 1, "renderer seed (the page's clips use seed+1)")
-	fs.StringVar(&c.weights, "weights", "", "checkpoint to evaluate (default: the embedded model)")
-	fs.StringVar(&c.labels, "labels", "", "class names `FILE`, one per line, or \"jester\" (default: from the weights' metadata)")
-	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
+	c.model.register(fs, modelChoice)
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object with every clip's labels")
 	fs.StringVar(&c.keep, "keep", "", "write the clips (.mp4, .y4m) to `DIR` and keep them (default: a temporary directory)")
 	fs.StringVar(&c.photos, "photos", "", "comma-separated directories of the photographs (default: scikit-image's and OpenCV's sample images)")
@@ -92,7 +89,10 @@ func evalCrossCmd(ctx context.Context, args []string, stdout io.Writer, log *slo
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	m, name, err := loadModel(c.weights, c.labels, 0, c.threads, log)
+	if err := c.model.validate(); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	m, name, err := c.model.load(log)
 	if err != nil {
 		return err
 	}

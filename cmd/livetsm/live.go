@@ -40,10 +40,8 @@ type liveConfig struct {
 	rtsp, video      string
 	camera           int
 	synthetic        bool
-	weights, labels  string
-	fps              float64
-	noSmooth, asJSON bool
-	threads, size    int
+	model            modelFlags
+	asJSON           bool
 	maxFrames        int64
 	reconnectMax     time.Duration
 	retryFirst       bool
@@ -62,13 +60,8 @@ func newLiveFlags() (*flag.FlagSet, *liveConfig) {
 	fs.IntVar(&c.camera, "camera", -1, "read local camera number `N`")
 	fs.StringVar(&c.video, "video", "", "read the video file at `PATH`")
 	fs.BoolVar(&c.synthetic, "synthetic", false, "read synthetic hand-gesture video")
-	fs.StringVar(&c.weights, "weights", "", "checkpoint to load (default: the embedded model)")
-	fs.StringVar(&c.labels, "labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
-	fs.Float64Var(&c.fps, "fps", 0, "frames per second fed to the model (default: the model's metadata, else 15)")
-	fs.BoolVar(&c.noSmooth, "no-smooth", false, "show each frame's own prediction (default: average 12 frames' logits and hold labels for two steps, as the published demo)")
+	c.model.register(fs, modelChoice|modelInput|modelStream)
 	fs.BoolVar(&c.asJSON, "json", false, "print one JSON object per prediction on stdout")
-	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
-	fs.IntVar(&c.size, "size", 0, "model input side in pixels (default: the model's, 224)")
 	fs.Int64Var(&c.maxFrames, "max-frames", 0, "stop after `N` predictions (0: never)")
 	fs.DurationVar(&c.reconnectMax, "reconnect-max", 30*time.Second, "longest wait between RTSP reconnection attempts")
 	fs.BoolVar(&c.retryFirst, "retry-first", true, "retry the first RTSP connection too, with the same backoff, while the camera is not up yet (=false: fail at once); a bad URL, a refused login or a missing path fails at once either way")
@@ -115,16 +108,13 @@ func liveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		return errors.New("no source: give one of --rtsp URL, --camera N, --video PATH, --synthetic")
 	case len(chosen) > 1:
 		return fmt.Errorf("one source at a time: got %s", strings.Join(chosen, ", "))
-	case c.fps < 0 || c.fps > 1000:
-		return fmt.Errorf("--fps %g out of range (0, 1000]", c.fps)
 	case c.maxFrames < 0:
 		return fmt.Errorf("--max-frames must be 0 or more")
-	case c.threads < 0:
-		return fmt.Errorf("--threads must be 0 or more")
-	case c.size != 0 && (c.size < 32 || c.size > 4096):
-		return fmt.Errorf("--size %d out of range [32, 4096]", c.size)
 	case c.reconnectMax <= 0:
 		return fmt.Errorf("--reconnect-max must be positive")
+	}
+	if err := c.model.validate(); err != nil {
+		return err
 	}
 	if c.streamID == "" {
 		c.streamID = liveStreamID(c, set)
@@ -150,16 +140,17 @@ func liveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	}
 	defer src.Close()
 
-	model, name, err := loadModel(c.weights, c.labels, c.size, c.threads, log)
+	model, _, err := c.model.load(log)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	log.Info("model", "weights", name, "classes", model.Classes(), "size", model.InputSize(), "threads", model.Threads())
 
 	out := newPrinter(stdout, c.asJSON, isTTY(stdout))
 	var n int64
-	stats, err := stream.Run(ctx, src, model, stream.Options{FPS: c.fps, NoSmooth: c.noSmooth, Log: log},
+	opts := c.model.streamOptions()
+	opts.Log = log
+	stats, err := stream.Run(ctx, src, model, opts,
 		func(p stream.Prediction) error {
 			if bus != nil {
 				bus.pub.Publish(c.streamID, p) // never blocks

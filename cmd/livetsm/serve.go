@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/livetsm/livetsm/onlinetsm"
-	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/web"
 )
 
@@ -40,10 +39,7 @@ type serveConfig struct {
 	iceIPs, udpPorts   string
 	iface              string
 	origins            string
-	weights, labels    string
-	fps                float64
-	noSmooth           bool
-	threads, size      int
+	model              modelFlags
 	maxSessions        int
 	maxBatch           int
 	batchWait          time.Duration
@@ -65,12 +61,7 @@ func newServeFlags() (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.udpPorts, "udp-ports", "", "UDP port range `MIN-MAX` for WebRTC media (open it in the firewall)")
 	fs.StringVar(&c.iface, "ice-interfaces", "", "network `interfaces` ICE may use, comma-separated (default: all)")
 	fs.StringVar(&c.origins, "allow-origin", "", "extra browser `origins` (scheme://host:port) allowed to call the API, comma-separated")
-	fs.StringVar(&c.weights, "weights", "", "checkpoint to load (default: the embedded model)")
-	fs.StringVar(&c.labels, "labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
-	fs.Float64Var(&c.fps, "fps", 0, "frames per second fed to the model (default: the model's metadata, else 15)")
-	fs.BoolVar(&c.noSmooth, "no-smooth", false, "show each frame's own prediction instead of the smoothed one")
-	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
-	fs.IntVar(&c.size, "size", 0, "model input side in pixels (default: the model's)")
+	c.model.register(fs, modelChoice|modelInput|modelStream)
 	fs.IntVar(&c.maxSessions, "max-sessions", web.DefaultMaxSessions, "most concurrent streams (browser tabs); a new one beyond it is refused")
 	fs.IntVar(&c.maxBatch, "max-batch", onlinetsm.DefaultMaxBatch, "most streams whose frames go through the model together (1: no batching)")
 	fs.DurationVar(&c.batchWait, "batch-wait", onlinetsm.DefaultMaxWait, "longest a frame waits for other streams' frames to fill its batch (e.g. 4ms; 0s: no waiting)")
@@ -173,15 +164,12 @@ func (c *serveConfig) webOptions() (web.Options, error) {
 		MaxSessions:    c.maxSessions,
 		MaxBatch:       c.maxBatch,
 		BatchWait:      c.batchWait,
-		Stream:         stream.Options{FPS: c.fps, NoSmooth: c.noSmooth},
+		Stream:         c.model.streamOptions(),
+	}
+	if err := c.model.validate(); err != nil {
+		return o, err
 	}
 	switch {
-	case c.fps < 0 || c.fps > 1000:
-		return o, fmt.Errorf("--fps %g out of range (0, 1000]", c.fps)
-	case c.threads < 0:
-		return o, errors.New("--threads must be 0 or more")
-	case c.size != 0 && (c.size < 32 || c.size > 4096):
-		return o, fmt.Errorf("--size %d out of range [32, 4096]", c.size)
 	case c.maxSessions < 1 || c.maxSessions > 256:
 		return o, fmt.Errorf("--max-sessions %d out of range [1, 256]", c.maxSessions)
 	case c.maxBatch < 1 || c.maxBatch > onlinetsm.MaxBatchSize:
@@ -256,12 +244,11 @@ func serveCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	if bus != nil {
 		defer bus.close()
 	}
-	model, name, err := loadModel(c.weights, c.labels, c.size, c.threads, log)
+	model, name, err := c.model.load(log)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	log.Info("model", "weights", name, "classes", model.Classes(), "size", model.InputSize(), "threads", model.Threads())
 	opts.Model, opts.ModelName, opts.Log = model, name, log
 	if bus != nil {
 		opts.OnPrediction = bus.pub.Publish // never blocks

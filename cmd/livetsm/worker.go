@@ -48,10 +48,7 @@ type workerConfig struct {
 	replicas        int
 	leaseTTL        time.Duration
 	addr, token     string
-	weights, labels string
-	fps             float64
-	noSmooth        bool
-	threads, size   int
+	model           modelFlags
 	reconnectMax    time.Duration
 	synthW, synthH  int
 	synthFPS        float64
@@ -69,12 +66,7 @@ func newWorkerFlags() (*flag.FlagSet, *workerConfig) {
 	fs.DurationVar(&c.leaseTTL, "lease-ttl", cluster.DefaultLeaseTTL, "lease TTL when this worker creates the leases bucket (a dead worker's cameras are free after it); an existing bucket keeps its own")
 	fs.StringVar(&c.addr, "addr", "", "serve /metrics and /healthz on `HOST:PORT` (another host than loopback needs --token)")
 	fs.StringVar(&c.token, "token", "", "require this `TOKEN` for /metrics (Authorization: Bearer TOKEN, or ?token=)")
-	fs.StringVar(&c.weights, "weights", "", "checkpoint to load (default: the embedded model)")
-	fs.StringVar(&c.labels, "labels", "", "class names `FILE`, one per line, or \"jester\" for the built-in Jester list (default: from the weights' metadata)")
-	fs.Float64Var(&c.fps, "fps", 0, "frames per second fed to the model, per camera (default: the model's metadata, else 15)")
-	fs.BoolVar(&c.noSmooth, "no-smooth", false, "publish each frame's own prediction instead of the smoothed one")
-	fs.IntVar(&c.threads, "threads", 0, "goroutines sharing one frame's work (default: GOMAXPROCS)")
-	fs.IntVar(&c.size, "size", 0, "model input side in pixels (default: the model's)")
+	c.model.register(fs, modelChoice|modelInput|modelStream)
 	fs.DurationVar(&c.reconnectMax, "reconnect-max", 30*time.Second, "longest wait between RTSP reconnection attempts")
 	fs.IntVar(&c.synthW, "synthetic-width", 320, "frame width of synthetic cameras")
 	fs.IntVar(&c.synthH, "synthetic-height", 240, "frame height of synthetic cameras")
@@ -92,6 +84,9 @@ func printWorkerHelp(w io.Writer) {
 
 // check validates the flags.
 func (c *workerConfig) check() error {
+	if err := c.model.validate(); err != nil {
+		return err
+	}
 	switch {
 	case cluster.ValidID(c.name) != nil:
 		return fmt.Errorf("--name: %w", cluster.ValidID(c.name))
@@ -101,12 +96,6 @@ func (c *workerConfig) check() error {
 		return fmt.Errorf("--replicas %d out of range [1, 5]", c.replicas)
 	case c.leaseTTL < cluster.MinLeaseTTL || c.leaseTTL > cluster.MaxLeaseTTL:
 		return fmt.Errorf("--lease-ttl %v out of range [%v, %v]", c.leaseTTL, cluster.MinLeaseTTL, cluster.MaxLeaseTTL)
-	case c.fps < 0 || c.fps > 1000:
-		return fmt.Errorf("--fps %g out of range (0, 1000]", c.fps)
-	case c.threads < 0:
-		return errors.New("--threads must be 0 or more")
-	case c.size != 0 && (c.size < 32 || c.size > 4096):
-		return fmt.Errorf("--size %d out of range [32, 4096]", c.size)
 	case c.reconnectMax <= 0:
 		return errors.New("--reconnect-max must be positive")
 	case c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096:
@@ -189,16 +178,15 @@ func runWorker(ctx context.Context, args []string, stdout io.Writer, log *slog.L
 		}
 	}()
 
-	model, mname, err := loadModel(c.weights, c.labels, c.size, c.threads, log)
+	model, _, err := c.model.load(log)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	log.Info("model", "weights", mname, "classes", model.Classes(), "size", model.InputSize(), "threads", model.Threads())
 
 	w, err := cluster.NewWorker(ctx, nc, cluster.WorkerOptions{
 		Name: c.name, MaxStreams: c.maxStreams, LeaseTTL: c.leaseTTL, Replicas: c.replicas,
-		Model: model, Stream: stream.Options{FPS: c.fps, NoSmooth: c.noSmooth},
+		Model: model, Stream: c.model.streamOptions(),
 		Open: c.opener(log), Publisher: pub, Log: baseLog,
 	})
 	if err != nil {
