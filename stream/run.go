@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/livetsm/livetsm/onlinetsm"
@@ -61,40 +60,6 @@ func (s streamStepper) Step(_ context.Context, frame []float32) ([]float32, erro
 }
 
 func (s streamStepper) Reset() { s.st.Reset() }
-
-// Class is one class and its score.
-type Class struct {
-	Label string  `json:"label"`
-	Score float32 `json:"score"`
-}
-
-// Prediction is what Run emits for every frame the model processes.
-type Prediction struct {
-	// TS is the frame's capture time.
-	TS time.Time `json:"ts"`
-	// Frame is the frame's number among all frames read from the source,
-	// from 0, counting those skipped by pacing and dropped.
-	Frame int64 `json:"frame"`
-	// Label is the predicted class (after smoothing, when on) and Index its
-	// index among the model's labels.
-	Label string `json:"label"`
-	Index int    `json:"index"`
-	// Score is the softmax score of Label.
-	Score float32 `json:"score"`
-	// Top lists the most likely classes, best first.
-	Top []Class `json:"top5"`
-	// LatencyMS is the time from capture (for live sources; from reading,
-	// for files) to this prediction, in milliseconds.
-	LatencyMS float64 `json:"latency_ms"`
-	// FPS is the rate of recent predictions, per second.
-	FPS float64 `json:"fps"`
-	// Dropped counts the frames that were due but lost because inference
-	// was behind, since the run began.
-	Dropped int64 `json:"dropped"`
-	// Reset is set on the first prediction after a discontinuity (a
-	// reconnect), which starts from a fresh cache.
-	Reset bool `json:"reset,omitempty"`
-}
 
 // Stats summarise a run.
 type Stats struct {
@@ -267,55 +232,6 @@ func readErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	return fmt.Errorf("stream: read: %w", err)
-}
-
-// mailbox holds the newest due frame of a live source, and the reader's end.
-type mailbox struct {
-	mu      sync.Mutex
-	frame   *item
-	err     error // why the reader stopped
-	dropped int64
-	notify  chan struct{} // has a token while frame or err is new
-	free    chan *image.RGBA
-}
-
-func (m *mailbox) signal() {
-	select {
-	case m.notify <- struct{}{}:
-	default:
-	}
-}
-
-// put stores f, dropping (and recycling) a frame the model has not taken.
-func (m *mailbox) put(f *item) {
-	m.mu.Lock()
-	if old := m.frame; old != nil {
-		m.dropped++
-		f.Reset = f.Reset || old.Reset
-		m.recycle(old.Image)
-	}
-	m.frame = f
-	m.mu.Unlock()
-	m.signal()
-}
-
-func (m *mailbox) recycle(img *image.RGBA) {
-	if img == nil {
-		return
-	}
-	select {
-	case m.free <- img:
-	default:
-	}
-}
-
-func (m *mailbox) buffer() *image.RGBA {
-	select {
-	case img := <-m.free:
-		return img
-	default:
-		return nil
-	}
 }
 
 // runLive reads a live source on its own goroutine and processes the newest
