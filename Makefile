@@ -6,7 +6,9 @@ BIN     := bin/livetsm
 # python3-skimage and opencv-doc bring scikit-image's and OpenCV's sample
 # photographs, the backgrounds of the cross evaluation (reserved for
 # evaluation: never train on them).
-APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium python3-skimage opencv-doc
+APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
+# Photographs only: installed without their recommends (dask, pytest).
+APT_DATA_PKGS ?= python3-skimage opencv-doc
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 
@@ -17,10 +19,13 @@ all: build
 deps:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26+ is required (go not on PATH)" >&2; exit 1; }
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing" >&2; \
+	data=""; for p in $(APT_DATA_PKGS); do dpkg -s $$p >/dev/null 2>&1 || data="$$data $$p"; done; \
+	if [ -n "$$missing$$data" ]; then \
+		echo "installing:$$missing$$data" >&2; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq || exit 1; \
+		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing || exit 1; fi; \
+		if [ -n "$$data" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$data || exit 1; fi; \
 	fi
 
 build: deps
