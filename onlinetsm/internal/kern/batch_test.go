@@ -71,25 +71,27 @@ func runConv1x1Batch(t *testing.T, p *Pool, s, s1 *Scratch, rng *rand.Rand, c c1
 
 // TestConv1x1BatchResAlias checks that each stream's C may be its Res.
 func TestConv1x1BatchResAlias(t *testing.T) {
-	rng := rand.New(rand.NewSource(12))
-	p := NewPool(2)
-	defer p.Close()
-	m, k, n := 24, 24, 49
-	a := NewMat(randSlice(rng, m*k), m, k)
-	bias := randSlice(rng, m)
-	segs := make([]Seg, 3)
-	want := make([][]float32, 3)
-	var s Scratch
-	for i := range segs {
-		b, res := randSlice(rng, k*n), randSlice(rng, m*n)
-		want[i] = make([]float32, m*n)
-		Conv1x1(p, &s, a, nil, 0, b, n, bias, res, ActNone, want[i])
-		segs[i] = Seg{B1: b, Res: res, C: res}
-	}
-	Conv1x1Batch(p, &s, a, segs, 0, n, bias, ActNone)
-	for i := range segs {
-		check(t, fmt.Sprint("stream ", i), segs[i].C, want[i])
-	}
+	paths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(12))
+		p := NewPool(2)
+		defer p.Close()
+		m, k, n := 24, 24, 49
+		a := NewMat(randSlice(rng, m*k), m, k)
+		bias := randSlice(rng, m)
+		segs := make([]Seg, 3)
+		want := make([][]float32, 3)
+		var s Scratch
+		for i := range segs {
+			b, res := randSlice(rng, k*n), randSlice(rng, m*n)
+			want[i] = make([]float32, m*n)
+			Conv1x1(p, &s, a, nil, 0, b, n, bias, res, ActNone, want[i])
+			segs[i] = Seg{B1: b, Res: res, C: res}
+		}
+		Conv1x1Batch(p, &s, a, segs, 0, n, bias, ActNone)
+		for i := range segs {
+			check(t, fmt.Sprint("stream ", i), segs[i].C, want[i])
+		}
+	})
 }
 
 // TestDepthwise3x3Batch checks the batched depthwise convolution against
@@ -125,52 +127,56 @@ func TestBatchNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	rng := rand.New(rand.NewSource(14))
-	p := NewPool(2)
-	defer p.Close()
-	var s Scratch
-	a := NewMat(randSlice(rng, 160*960), 160, 960)
-	a2 := NewMat(randSlice(rng, 144*24), 144, 24)
-	bias, dww := randSlice(rng, 960), randSlice(rng, 144*9)
-	segs, segs2 := make([]Seg, 4), make([]Seg, 4)
-	ins, outs := make([][]float32, 4), make([][]float32, 4)
-	for i := range segs {
-		segs[i] = Seg{B1: randSlice(rng, 960*49), Res: randSlice(rng, 160*49), C: make([]float32, 160*49)}
-		segs2[i] = Seg{B0: randSlice(rng, 3*3136), B1: randSlice(rng, 21*3136), C: make([]float32, 144*3136)}
-		ins[i], outs[i] = randSlice(rng, 144*56*56), make([]float32, 144*28*28)
-	}
-	f := func() {
-		Conv1x1Batch(p, &s, a, segs, 0, 49, bias, ActNone)
-		Conv1x1Batch(p, &s, a2, segs2, 3, 3136, bias, ActReLU6)
-		Depthwise3x3Batch(p, ins, 144, 56, 56, 2, dww, bias, ActReLU6, outs)
-	}
-	for i := 0; i < 10; i++ {
-		f()
-	}
-	if n := testing.AllocsPerRun(20, f); n != 0 {
-		t.Errorf("%v allocations per run, want 0", n)
-	}
+	paths(t, func(t *testing.T) {
+		rng := rand.New(rand.NewSource(14))
+		p := NewPool(2)
+		defer p.Close()
+		var s Scratch
+		a := NewMat(randSlice(rng, 160*960), 160, 960)
+		a2 := NewMat(randSlice(rng, 144*24), 144, 24)
+		bias, dww := randSlice(rng, 960), randSlice(rng, 144*9)
+		segs, segs2 := make([]Seg, 4), make([]Seg, 4)
+		ins, outs := make([][]float32, 4), make([][]float32, 4)
+		for i := range segs {
+			segs[i] = Seg{B1: randSlice(rng, 960*49), Res: randSlice(rng, 160*49), C: make([]float32, 160*49)}
+			segs2[i] = Seg{B0: randSlice(rng, 3*3136), B1: randSlice(rng, 21*3136), C: make([]float32, 144*3136)}
+			ins[i], outs[i] = randSlice(rng, 144*56*56), make([]float32, 144*28*28)
+		}
+		f := func() {
+			Conv1x1Batch(p, &s, a, segs, 0, 49, bias, ActNone)
+			Conv1x1Batch(p, &s, a2, segs2, 3, 3136, bias, ActReLU6)
+			Depthwise3x3Batch(p, ins, 144, 56, 56, 2, dww, bias, ActReLU6, outs)
+		}
+		for i := 0; i < 10; i++ {
+			f()
+		}
+		if n := testing.AllocsPerRun(20, f); n != 0 {
+			t.Errorf("%v allocations per run, want 0", n)
+		}
+	})
 }
 
 // TestBatchConcurrentCallers runs batched and single kernels from several
 // goroutines on one pool (run with -race).
 func TestBatchConcurrentCallers(t *testing.T) {
-	p := NewPool(3)
-	defer p.Close()
-	done := make(chan struct{})
-	for g := 0; g < 3; g++ {
-		go func(g int) {
-			defer func() { done <- struct{}{} }()
-			rng := rand.New(rand.NewSource(int64(200 + g)))
-			var s, s1 Scratch
-			for i := 0; i < 8; i++ {
-				c := c1Case{m: 1 + rng.Intn(40), k: 1 + rng.Intn(60), n: 1 + rng.Intn(200), res: rng.Intn(2) == 0, act: Act(rng.Intn(2))}
-				c.k0 = rng.Intn(c.k + 1)
-				runConv1x1Batch(t, p, &s, &s1, rng, c, 1+rng.Intn(4))
-			}
-		}(g)
-	}
-	for g := 0; g < 3; g++ {
-		<-done
-	}
+	paths(t, func(t *testing.T) {
+		p := NewPool(3)
+		defer p.Close()
+		done := make(chan struct{})
+		for g := 0; g < 3; g++ {
+			go func(g int) {
+				defer func() { done <- struct{}{} }()
+				rng := rand.New(rand.NewSource(int64(200 + g)))
+				var s, s1 Scratch
+				for i := 0; i < 8; i++ {
+					c := c1Case{m: 1 + rng.Intn(40), k: 1 + rng.Intn(60), n: 1 + rng.Intn(200), res: rng.Intn(2) == 0, act: Act(rng.Intn(2))}
+					c.k0 = rng.Intn(c.k + 1)
+					runConv1x1Batch(t, p, &s, &s1, rng, c, 1+rng.Intn(4))
+				}
+			}(g)
+		}
+		for g := 0; g < 3; g++ {
+			<-done
+		}
+	})
 }

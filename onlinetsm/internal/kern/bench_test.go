@@ -9,16 +9,13 @@ import (
 )
 
 func benchPaths(b *testing.B, f func(b *testing.B)) {
-	for _, port := range []bool{false, true} {
-		if !port && !hasAsm {
-			continue
-		}
-		name := "asm"
-		if port {
-			name = "portable"
-		}
-		b.Run(name, func(b *testing.B) {
-			defer SetPortable(port)()
+	for _, p := range Available() {
+		b.Run(p.String(), func(b *testing.B) {
+			restore, err := Use(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer restore()
 			f(b)
 		})
 	}

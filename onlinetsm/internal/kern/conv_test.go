@@ -69,13 +69,15 @@ func convMaxRelErr(got, want []float32) float64 {
 	return num / math.Max(den, 1e-6)
 }
 
+type convCase struct {
+	cout int
+	g    ConvGeom
+	act  Act
+	res  bool
+}
+
 func TestConv(t *testing.T) {
-	cases := []struct {
-		cout int
-		g    ConvGeom
-		act  Act
-		res  bool
-	}{
+	cases := []convCase{
 		{8, ConvGeom{Cin: 3, T: 2, H: 23, W: 17, KH: 7, KW: 7, Stride: 2, Pad: 3}, ActReLU, false}, // ResNet stem
 		{16, ConvGeom{Cin: 8, T: 3, H: 14, W: 14, KH: 3, KW: 3, Stride: 1, Pad: 1}, ActReLU, false},
 		{16, ConvGeom{Cin: 8, T: 2, H: 15, W: 13, KH: 3, KW: 3, Stride: 2, Pad: 1}, ActReLU, false},
@@ -85,6 +87,10 @@ func TestConv(t *testing.T) {
 		{5, ConvGeom{Cin: 2, T: 4, H: 3, W: 3, KH: 3, KW: 3, Stride: 3, Pad: 1}, ActReLU, true},
 		{40, ConvGeom{Cin: 24, T: 8, H: 7, W: 7, KH: 3, KW: 3, Stride: 1, Pad: 1}, ActReLU, true},
 	}
+	paths(t, func(t *testing.T) { testConv(t, cases) })
+}
+
+func testConv(t *testing.T, cases []convCase) {
 	for _, threads := range []int{1, 3} {
 		p := NewPool(threads)
 		defer p.Close()
@@ -120,20 +126,22 @@ func TestConv(t *testing.T) {
 }
 
 func TestConvNoAllocs(t *testing.T) {
-	p := NewPool(2)
-	defer p.Close()
-	g := ConvGeom{Cin: 8, T: 2, H: 20, W: 20, KH: 3, KW: 3, Stride: 2, Pad: 1}
-	rng := rand.New(rand.NewPCG(1, 2))
-	oh, ow := g.Out()
-	a := NewMat(convTestRand(rng, 16*g.K()), 16, g.K())
-	in := convTestRand(rng, g.Cin*g.T*g.H*g.W)
-	bias := convTestRand(rng, 16)
-	out := make([]float32, 16*g.T*oh*ow)
-	var s ConvScratch
-	Conv(p, &s, a, in, g, bias, nil, ActReLU, out)
-	if n := testing.AllocsPerRun(20, func() { Conv(p, &s, a, in, g, bias, nil, ActReLU, out) }); n > 0 {
-		t.Errorf("%v allocations per Conv", n)
-	}
+	paths(t, func(t *testing.T) {
+		p := NewPool(2)
+		defer p.Close()
+		g := ConvGeom{Cin: 8, T: 2, H: 20, W: 20, KH: 3, KW: 3, Stride: 2, Pad: 1}
+		rng := rand.New(rand.NewPCG(1, 2))
+		oh, ow := g.Out()
+		a := NewMat(convTestRand(rng, 16*g.K()), 16, g.K())
+		in := convTestRand(rng, g.Cin*g.T*g.H*g.W)
+		bias := convTestRand(rng, 16)
+		out := make([]float32, 16*g.T*oh*ow)
+		var s ConvScratch
+		Conv(p, &s, a, in, g, bias, nil, ActReLU, out)
+		if n := testing.AllocsPerRun(20, func() { Conv(p, &s, a, in, g, bias, nil, ActReLU, out) }); n > 0 {
+			t.Errorf("%v allocations per Conv", n)
+		}
+	})
 }
 
 func TestMaxPool(t *testing.T) {

@@ -11,8 +11,9 @@
 // register-blocked SGEMM micro-kernel with the bias, residual and ReLU6 fused
 // into its epilogue, and a 9-tap depthwise plane kernel reading zero-padded
 // (for stride 2, column-deinterleaved) copies of each input plane. Elsewhere,
-// with the purego build tag, or after SetPortable(true), portable Go kernels
-// with the same blocking give the same results to float32 rounding.
+// with the purego build tag, or after Use(PathPortable), portable Go kernels
+// with the same blocking give the same results to float32 rounding. Path,
+// Available, Use and Current name and select these implementations.
 //
 // Parallel kernels split a GEMM over column blocks (and row blocks of A when
 // there are few columns) and a depthwise convolution over channels.

@@ -8,19 +8,19 @@ import (
 	"testing"
 )
 
-// paths runs f on the portable path and, where available, the assembly path.
+// paths runs f once per kernel path this CPU and build support, as subtests
+// named by the path, and logs which ran.
 func paths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, port := range []bool{false, true} {
-		if !port && !hasAsm {
-			continue
-		}
-		name := "asm"
-		if port {
-			name = "portable"
-		}
-		t.Run(name, func(t *testing.T) {
-			defer SetPortable(port)()
+	ps := Available()
+	t.Logf("kernel paths: %v (CPU: %v)", ps, Features())
+	for _, p := range ps {
+		t.Run(p.String(), func(t *testing.T) {
+			restore, err := Use(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restore()
 			f(t)
 		})
 	}

@@ -1,28 +1,6 @@
 package kern
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
-
-// portable forces the pure-Go kernels even where assembly is available.
-var portable atomic.Bool
-
-// SetPortable selects the pure-Go kernels (on) or the assembly kernels where
-// the CPU supports them (off, the default), and returns a function restoring
-// the previous setting. It is meant for tests and benchmarks: do not call it
-// while kernels run. Building with the purego tag, or running on a CPU
-// without AVX2 and FMA, always uses the pure-Go kernels.
-func SetPortable(on bool) (restore func()) {
-	prev := portable.Swap(on)
-	return func() { portable.Store(prev) }
-}
-
-// Accelerated reports whether kernels currently use the assembly (AVX2/FMA)
-// implementations rather than the portable pure-Go ones.
-func Accelerated() bool { return useAsm() }
-
-func useAsm() bool { return hasAsm && !portable.Load() }
+import "unsafe"
 
 // Tile geometry of the GEMM micro-kernel.
 const (
