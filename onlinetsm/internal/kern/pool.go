@@ -16,9 +16,11 @@ import (
 // job's tasks itself alongside them, and withdraws the offers no worker has
 // taken by the time all tasks are claimed. An idle worker spins briefly
 // before it sleeps, so back-to-back kernel calls start without a scheduler
-// round trip; spinning yields the core now and then, so a machine with fewer
-// free cores than threads degrades gracefully. A nil *Pool is valid and runs
-// every kernel on the calling goroutine alone.
+// round trip. Spinning is polite (see spinner): PAUSE between polls, backing
+// off exponentially, so a spinner leaves its core's SMT sibling and the
+// memory system mostly alone, and it yields the core now and then, so a
+// machine with fewer free cores than threads degrades gracefully. A nil
+// *Pool is valid and runs every kernel on the calling goroutine alone.
 type Pool struct {
 	threads int
 	workers []*worker
@@ -51,6 +53,50 @@ const (
 	workerSpin = 40 * time.Microsecond
 	callerSpin = 20 * time.Microsecond
 )
+
+// Backoff caps: the most PAUSE instructions between two polls. A PAUSE takes
+// from a few cycles to about 140 (Intel since Skylake) depending on the CPU,
+// so 32 of them last at most about 1.5 µs: short beside a frame's kernels,
+// long enough to quiet a spinner. A caller waiting for its helpers is on the
+// frame's critical path and polls more often. (Not measured yet: the
+// constants are a starting point for benchmarks.)
+const (
+	workerMaxPause = 32
+	callerMaxPause = 8
+)
+
+// spinner is one bounded, polite spin-wait: poll, and after each failed poll
+// call spin, until spin reports that the budget is spent; then block. Rounds
+// of PAUSE double from 1 to max, so a waiter polls often just after it starts
+// (when a job or a helper is most likely to arrive) and rarely after; from
+// the cap on, each round also yields the OS thread. The clock is read only
+// from the cap on: the rounds before it are short (fewer than 2·max PAUSEs
+// in all).
+type spinner struct {
+	start  time.Time
+	budget time.Duration
+	n, max int // PAUSEs in the next round, and their cap
+}
+
+func newSpinner(budget time.Duration, maxPause int) spinner {
+	return spinner{start: time.Now(), budget: budget, n: 1, max: max(maxPause, 1)}
+}
+
+// spin waits one round and reports whether to poll again (false: the budget
+// is spent, block now).
+func (s *spinner) spin() bool {
+	if s.n < s.max {
+		pause(s.n)
+		s.n = min(2*s.n, s.max)
+		return true
+	}
+	if time.Since(s.start) >= s.budget {
+		return false
+	}
+	pause(s.n)
+	osYield()
+	return true
+}
 
 // NewPool returns a pool that splits work across threads goroutines
 // (threads ≤ 0 means runtime.GOMAXPROCS(0)): the caller of a kernel plus
@@ -117,16 +163,12 @@ func (w *worker) take() *job {
 // await returns the next job offered to w, or nil once quit is closed.
 func (w *worker) await(quit <-chan struct{}) *job {
 	for {
-		start := time.Now()
-		for spin := 1; ; spin++ {
+		for sp := newSpinner(workerSpin, workerMaxPause); ; {
 			if j := w.take(); j != nil {
 				return j
 			}
-			if spin&63 == 0 {
-				if time.Since(start) >= workerSpin {
-					break
-				}
-				osYield()
+			if !sp.spin() {
+				break
 			}
 		}
 		// Sleep. The caller stores the job before it reads sleeping,
@@ -262,14 +304,7 @@ func (p *Pool) run(j *job, buf *[]float32) {
 				j.wg.Done()
 			}
 		}
-		start := time.Now()
-		for spin := 1; j.pending.Load() > 0; spin++ {
-			if spin&63 == 0 {
-				if time.Since(start) >= callerSpin {
-					break
-				}
-				osYield()
-			}
+		for sp := newSpinner(callerSpin, callerMaxPause); j.pending.Load() > 0 && sp.spin(); {
 		}
 		j.wg.Wait()
 	}
