@@ -6,3 +6,6 @@ func SetBatchPlane(b *Batch, plane int) { b.setPlane(plane) }
 
 // RelErr is the parity tests' relative error, max|got−want| / max|want|.
 var RelErr = relErr
+
+// EachKernelPath runs f once per available kernel path, as subtests.
+var EachKernelPath = eachKernelPath

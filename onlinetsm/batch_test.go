@@ -162,22 +162,24 @@ func TestStepBatchErrors(t *testing.T) {
 // TestStepBatchNoAllocs checks that a warmed-up Batch steps without heap
 // allocation.
 func TestStepBatchNoAllocs(t *testing.T) {
-	m, err := onlinetsm.NewRandom(0.5, 12, 3, onlinetsm.WithInputSize(96), onlinetsm.WithThreads(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	b := m.NewBatch(4)
-	ss := []*onlinetsm.Stream{m.NewStream(), m.NewStream(), m.NewStream(), m.NewStream()}
-	frames := randFrames(m, 4, 5)
-	for range 5 {
-		if _, err := b.Step(ss, frames); err != nil {
+	onlinetsm.EachKernelPath(t, func(t *testing.T) {
+		m, err := onlinetsm.NewRandom(0.5, 12, 3, onlinetsm.WithInputSize(96), onlinetsm.WithThreads(2))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := testing.AllocsPerRun(10, func() { b.Step(ss, frames) }); n != 0 {
-		t.Errorf("%v allocations per batch, want 0", n)
-	}
+		defer m.Close()
+		b := m.NewBatch(4)
+		ss := []*onlinetsm.Stream{m.NewStream(), m.NewStream(), m.NewStream(), m.NewStream()}
+		frames := randFrames(m, 4, 5)
+		for range 5 {
+			if _, err := b.Step(ss, frames); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := testing.AllocsPerRun(10, func() { b.Step(ss, frames) }); n != 0 {
+			t.Errorf("%v allocations per batch, want 0", n)
+		}
+	})
 }
 
 // TestStepBatchConcurrent runs two Batches of one model from two goroutines

@@ -175,23 +175,25 @@ func TestBatcherClose(t *testing.T) {
 // TestBatcherNoAllocs checks that a warmed-up client steps without heap
 // allocation (the collector goroutine included).
 func TestBatcherNoAllocs(t *testing.T) {
-	m, err := onlinetsm.NewRandom(0.35, 8, 4, onlinetsm.WithInputSize(64), onlinetsm.WithThreads(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	b := onlinetsm.NewBatcher(m, onlinetsm.BatcherOptions{OnBatch: func(onlinetsm.BatchInfo) {}})
-	defer b.Close()
-	c, _ := b.NewClient(m.NewStream())
-	defer c.Close()
-	frame := randFrames(m, 1, 1)[0]
-	ctx := context.Background()
-	for range 5 {
-		if _, err := c.Step(ctx, frame); err != nil {
+	onlinetsm.EachKernelPath(t, func(t *testing.T) {
+		m, err := onlinetsm.NewRandom(0.35, 8, 4, onlinetsm.WithInputSize(64), onlinetsm.WithThreads(1))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if n := testing.AllocsPerRun(20, func() { c.Step(ctx, frame) }); n != 0 {
-		t.Errorf("%v allocations per step, want 0", n)
-	}
+		defer m.Close()
+		b := onlinetsm.NewBatcher(m, onlinetsm.BatcherOptions{OnBatch: func(onlinetsm.BatchInfo) {}})
+		defer b.Close()
+		c, _ := b.NewClient(m.NewStream())
+		defer c.Close()
+		frame := randFrames(m, 1, 1)[0]
+		ctx := context.Background()
+		for range 5 {
+			if _, err := c.Step(ctx, frame); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := testing.AllocsPerRun(20, func() { c.Step(ctx, frame) }); n != 0 {
+			t.Errorf("%v allocations per step, want 0", n)
+		}
+	})
 }

@@ -197,56 +197,61 @@ func TestConcurrentStreams(t *testing.T) {
 }
 
 func TestStepAllocs(t *testing.T) {
-	for _, threads := range []int{1, 2} {
-		m, err := NewRandom(0.35, 4, 3, WithInputSize(96), WithThreads(threads))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := m.NewStream()
-		frame := syntheticFrame(0, 96)
-		if _, err := s.Step(frame); err != nil {
-			t.Fatal(err)
-		}
-		if n := testing.AllocsPerRun(5, func() { s.Step(frame) }); n != 0 {
-			t.Errorf("threads %d: Step allocates %v times per frame", threads, n)
-		}
-		m.Close()
-	}
-}
-
-// Threads split the work, never the arithmetic of one output: a stream gives
-// the same logits run after run, and within float tolerance of one thread.
-func TestThreadsDeterministic(t *testing.T) {
-	run := func(threads int) [][]float32 {
-		m, err := NewRandom(1.0, 27, 5, WithInputSize(96), WithThreads(threads))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		s := m.NewStream()
-		var out [][]float32
-		for f := 0; f < 6; f++ {
-			l, err := s.Step(syntheticFrame(f, 96))
+	eachKernelPath(t, func(t *testing.T) {
+		for _, threads := range []int{1, 2} {
+			m, err := NewRandom(0.35, 4, 3, WithInputSize(96), WithThreads(threads))
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, append([]float32(nil), l...))
+			s := m.NewStream()
+			frame := syntheticFrame(0, 96)
+			if _, err := s.Step(frame); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(5, func() { s.Step(frame) }); n != 0 {
+				t.Errorf("threads %d: Step allocates %v times per frame", threads, n)
+			}
+			m.Close()
 		}
-		return out
-	}
-	one := run(1)
-	first := run(2)
-	for rep := 0; rep < 5; rep++ {
-		again := run(2)
-		for f := range again {
-			if e := relErr(again[f], first[f]); e != 0 {
-				t.Fatalf("threads 2, repetition %d, frame %d: logits differ from the first run (relative %.2g)", rep, f, e)
+	})
+}
+
+// Threads split the work, never the arithmetic of one output: a stream gives
+// the same logits run after run, and within float tolerance of one thread,
+// on every kernel path.
+func TestThreadsDeterministic(t *testing.T) {
+	eachKernelPath(t, func(t *testing.T) {
+		run := func(threads int) [][]float32 {
+			m, err := NewRandom(1.0, 27, 5, WithInputSize(96), WithThreads(threads))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			s := m.NewStream()
+			var out [][]float32
+			for f := 0; f < 6; f++ {
+				l, err := s.Step(syntheticFrame(f, 96))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, append([]float32(nil), l...))
+			}
+			return out
+		}
+		one := run(1)
+		first := run(2)
+		for rep := 0; rep < 5; rep++ {
+			again := run(2)
+			for f := range again {
+				if e := relErr(again[f], first[f]); e != 0 {
+					t.Fatalf("threads 2, repetition %d, frame %d: logits differ from the first run (relative %.2g)", rep, f, e)
+				}
 			}
 		}
-	}
-	for f := range one {
-		if e := relErr(first[f], one[f]); e > 1e-5 {
-			t.Fatalf("frame %d: threads 2 vs 1 relative error %.2g", f, e)
+		for f := range one {
+			if e := relErr(first[f], one[f]); e > 1e-5 {
+				t.Fatalf("frame %d: threads 2 vs 1 relative error %.2g", f, e)
+			}
 		}
-	}
+	})
 }

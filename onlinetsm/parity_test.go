@@ -65,38 +65,40 @@ func relErr(got, want []float32) float64 {
 
 func TestParityWithPyTorch(t *testing.T) {
 	ref := readParity(t)
-	for _, file := range []struct{ name, format string }{
-		{"tsm_w035.pth", "pytorch-zip"},
-		{"tsm_w035.pth.tar", "pytorch-legacy"},
-	} {
-		for _, c := range ref.Cases {
-			m, err := Load(filepath.Join("testdata", file.name), WithInputSize(c.Size))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Format() != file.format {
-				t.Errorf("%s: format %q, want %q", file.name, m.Format(), file.format)
-			}
-			if m.Classes() != ref.Classes || math.Abs(m.Width()-ref.Width) > 1e-9 {
-				t.Errorf("%s: %d classes width %v, want %d and %v", file.name, m.Classes(), m.Width(), ref.Classes, ref.Width)
-			}
-			s := m.NewStream()
-			worst := 0.0
-			for i, frame := range c.Order {
-				got, err := s.Step(syntheticFrame(frame, c.Size))
+	eachKernelPath(t, func(t *testing.T) {
+		for _, file := range []struct{ name, format string }{
+			{"tsm_w035.pth", "pytorch-zip"},
+			{"tsm_w035.pth.tar", "pytorch-legacy"},
+		} {
+			for _, c := range ref.Cases {
+				m, err := Load(filepath.Join("testdata", file.name), WithInputSize(c.Size))
 				if err != nil {
 					t.Fatal(err)
 				}
-				e := relErr(got, c.Logits[i])
-				worst = max(worst, e)
-				if e > 1e-4 {
-					t.Errorf("%s size %d order %v frame %d: relative error %.3g > 1e-4", file.name, c.Size, c.Order[:2], i, e)
+				if m.Format() != file.format {
+					t.Errorf("%s: format %q, want %q", file.name, m.Format(), file.format)
 				}
+				if m.Classes() != ref.Classes || math.Abs(m.Width()-ref.Width) > 1e-9 {
+					t.Errorf("%s: %d classes width %v, want %d and %v", file.name, m.Classes(), m.Width(), ref.Classes, ref.Width)
+				}
+				s := m.NewStream()
+				worst := 0.0
+				for i, frame := range c.Order {
+					got, err := s.Step(syntheticFrame(frame, c.Size))
+					if err != nil {
+						t.Fatal(err)
+					}
+					e := relErr(got, c.Logits[i])
+					worst = max(worst, e)
+					if e > 1e-4 {
+						t.Errorf("%s size %d order %v frame %d: relative error %.3g > 1e-4", file.name, c.Size, c.Order[:2], i, e)
+					}
+				}
+				t.Logf("%s size %d order %v: worst relative error %.2g over %d frames", file.name, c.Size, c.Order[:2], worst, len(c.Order))
+				m.Close()
 			}
-			t.Logf("%s size %d order %v: worst relative error %.2g over %d frames", file.name, c.Size, c.Order[:2], worst, len(c.Order))
-			m.Close()
 		}
-	}
+	})
 }
 
 // The cache must matter: a frame's logits depend on the frames before it,

@@ -57,7 +57,8 @@ func relMaxErr(got, want []float32) float64 {
 }
 
 // TestParityWithPyTorch compares the consensus logits of two views
-// (the 8 frames in order, then reversed) with tools/offline_reference.py's.
+// (the 8 frames in order, then reversed) with tools/offline_reference.py's,
+// on every kernel path.
 func TestParityWithPyTorch(t *testing.T) {
 	cases := []struct {
 		name, arch string
@@ -68,53 +69,64 @@ func TestParityWithPyTorch(t *testing.T) {
 		{"r101", ArchResNetTSM, 101, 18}, // every other block (i % 2 == 0): 2+2+12+2
 		{"mbv2", ArchMobileNetV2TSM, 0, -1},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var fx fixture
-			js, err := os.ReadFile(filepath.Join("testdata", c.name+".json"))
+	paths := onlinetsm.KernelPaths()
+	t.Logf("kernel paths: %v", paths)
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			restore, err := onlinetsm.UseKernels(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := json.Unmarshal(js, &fx); err != nil {
-				t.Fatal(err)
-			}
-			for _, threads := range []int{1, 2} {
-				m, err := Load(filepath.Join("testdata", c.name+".pth"), WithThreads(threads))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer m.Close()
-				if m.Arch() != c.arch || m.Depth() != c.depth || m.Classes() != fx.Classes {
-					t.Fatalf("arch %s depth %d classes %d, want %s %d %d", m.Arch(), m.Depth(), m.Classes(), c.arch, c.depth, fx.Classes)
-				}
-				if c.shifted >= 0 && len(m.ShiftedBlocks()) != c.shifted {
-					t.Errorf("%d shifted blocks %v, want %d", len(m.ShiftedBlocks()), m.ShiftedBlocks(), c.shifted)
-				}
-				frames := fixtureFrames(t, fx.Size, fx.Segments)
-				rev := slices.Clone(frames)
-				slices.Reverse(rev)
-				for v, view := range [][][]float32{frames, rev} {
-					got, err := m.LogitsData(view, fx.Size, fx.Size)
+			defer restore()
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					var fx fixture
+					js, err := os.ReadFile(filepath.Join("testdata", c.name+".json"))
 					if err != nil {
 						t.Fatal(err)
 					}
-					e := relMaxErr(got, fx.Logits[v])
-					t.Logf("%s threads %d view %d: max|Go−PyTorch|/max|PyTorch| = %.2g", c.name, threads, v, e)
-					if e > 1e-4 {
-						t.Errorf("view %d: relative error %.3g > 1e-4\n got %v\nwant %v", v, e, got, fx.Logits[v])
+					if err := json.Unmarshal(js, &fx); err != nil {
+						t.Fatal(err)
 					}
-				}
-				// Classify averages the views' softmaxes.
-				probs, err := m.ClassifyData([][][]float32{frames, rev}, fx.Size, fx.Size)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p0, p1 := onlinetsm.Softmax(nil, fx.Logits[0]), onlinetsm.Softmax(nil, fx.Logits[1])
-				for i := range probs {
-					if want := (p0[i] + p1[i]) / 2; math.Abs(float64(probs[i]-want)) > 1e-5 {
-						t.Fatalf("prob %d = %v, want %v", i, probs[i], want)
+					for _, threads := range []int{1, 2} {
+						m, err := Load(filepath.Join("testdata", c.name+".pth"), WithThreads(threads))
+						if err != nil {
+							t.Fatal(err)
+						}
+						defer m.Close()
+						if m.Arch() != c.arch || m.Depth() != c.depth || m.Classes() != fx.Classes {
+							t.Fatalf("arch %s depth %d classes %d, want %s %d %d", m.Arch(), m.Depth(), m.Classes(), c.arch, c.depth, fx.Classes)
+						}
+						if c.shifted >= 0 && len(m.ShiftedBlocks()) != c.shifted {
+							t.Errorf("%d shifted blocks %v, want %d", len(m.ShiftedBlocks()), m.ShiftedBlocks(), c.shifted)
+						}
+						frames := fixtureFrames(t, fx.Size, fx.Segments)
+						rev := slices.Clone(frames)
+						slices.Reverse(rev)
+						for v, view := range [][][]float32{frames, rev} {
+							got, err := m.LogitsData(view, fx.Size, fx.Size)
+							if err != nil {
+								t.Fatal(err)
+							}
+							e := relMaxErr(got, fx.Logits[v])
+							t.Logf("%s threads %d view %d: max|Go−PyTorch|/max|PyTorch| = %.2g", c.name, threads, v, e)
+							if e > 1e-4 {
+								t.Errorf("view %d: relative error %.3g > 1e-4\n got %v\nwant %v", v, e, got, fx.Logits[v])
+							}
+						}
+						// Classify averages the views' softmaxes.
+						probs, err := m.ClassifyData([][][]float32{frames, rev}, fx.Size, fx.Size)
+						if err != nil {
+							t.Fatal(err)
+						}
+						p0, p1 := onlinetsm.Softmax(nil, fx.Logits[0]), onlinetsm.Softmax(nil, fx.Logits[1])
+						for i := range probs {
+							if want := (p0[i] + p1[i]) / 2; math.Abs(float64(probs[i]-want)) > 1e-5 {
+								t.Fatalf("prob %d = %v, want %v", i, probs[i], want)
+							}
+						}
 					}
-				}
+				})
 			}
 		})
 	}
