@@ -31,6 +31,7 @@ type benchResult struct {
 	FPS            float64 `json:"fps"`
 	AllocsPerFrame float64 `json:"allocs_per_frame"`
 	GOARCH         string  `json:"goarch"`
+	Kernels        string  `json:"kernels"` // kernel path: portable, avx2
 }
 
 func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -42,6 +43,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	frames := fs.Int("frames", 60, "frames to time (after 5 warm-up frames)")
 	width := fs.Float64("width", 1.0, "width multiplier of the random model (without --weights)")
 	asJSON := fs.Bool("json", false, "print one JSON object line")
+	kernels := fs.String("kernels", "", "kernel `PATH`: portable, avx2 or auto (default: $LIVETSM_KERNELS, else auto)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,6 +52,13 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	}
 	if err := mf.validate(); err != nil {
 		return fmt.Errorf("bench: %w", err)
+	}
+	if *kernels != "" {
+		restore, err := onlinetsm.UseKernels(*kernels)
+		if err != nil {
+			return fmt.Errorf("bench: --kernels: %w", err)
+		}
+		defer restore()
 	}
 	var (
 		m    *onlinetsm.Model
@@ -119,12 +128,13 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		FPS:            float64(*frames) / total.Seconds(),
 		AllocsPerFrame: float64(after.Mallocs-before.Mallocs) / float64(*frames),
 		GOARCH:         runtime.GOARCH,
+		Kernels:        onlinetsm.KernelPath(),
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	_, err = fmt.Fprintf(stdout, "%s, %d px, %d threads, %d frames\nper frame: median %.2f ms  p90 %.2f ms  mean %.2f ms  min %.2f ms\nthroughput: %.1f frames/s  heap allocations: %.2f per frame\n",
-		r.Weights, r.Size, r.Threads, r.Frames, r.MedianMS, r.P90MS, r.MeanMS, r.MinMS, r.FPS, r.AllocsPerFrame)
+	_, err = fmt.Fprintf(stdout, "%s, %d px, %d threads, %s kernels, %d frames\nper frame: median %.2f ms  p90 %.2f ms  mean %.2f ms  min %.2f ms\nthroughput: %.1f frames/s  heap allocations: %.2f per frame\n",
+		r.Weights, r.Size, r.Threads, r.Kernels, r.Frames, r.MedianMS, r.P90MS, r.MeanMS, r.MinMS, r.FPS, r.AllocsPerFrame)
 	return err
 }
 

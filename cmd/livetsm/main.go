@@ -25,6 +25,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/livetsm/livetsm/onlinetsm"
 )
 
 const usage = `livetsm — online TSM video recognition
@@ -53,6 +55,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if k := os.Getenv("LIVETSM_KERNELS"); k != "" { // portable, avx2 or auto
+		if _, err := onlinetsm.UseKernels(k); err != nil {
+			fmt.Fprintln(os.Stderr, "livetsm: LIVETSM_KERNELS:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(ctx, os.Args[1:], os.Stdout, logger); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
