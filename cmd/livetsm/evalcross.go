@@ -28,15 +28,15 @@ import (
 
 // crossConfig holds the flags of `livetsm eval --cross`.
 type crossConfig struct {
-	clips, vp8      int
-	seed            uint64
-	model           modelFlags
-	asJSON          bool
-	keep            string
-	photos          string
-	ffmpeg          string
-	chromium        string
-	crf             int
+	clips, vp8 int
+	seed       uint64
+	model      modelFlags
+	asJSON     bool
+	keep       string
+	photos     string
+	ffmpeg     string
+	chromium   string
+	crf        int
 }
 
 // crossResult is what `livetsm eval --cross --json` prints.

@@ -37,19 +37,19 @@ Flags:
 
 // liveConfig holds the live commands' flags.
 type liveConfig struct {
-	rtsp, video      string
-	camera           int
-	synthetic        bool
-	model            modelFlags
-	asJSON           bool
-	maxFrames        int64
-	reconnectMax     time.Duration
-	retryFirst       bool
-	seed             uint64
-	synthW, synthH   int
-	synthFPS         float64
-	publish          string // NATS URL for the predictions (nats.go)
-	streamID         string
+	rtsp, video    string
+	camera         int
+	synthetic      bool
+	model          modelFlags
+	asJSON         bool
+	maxFrames      int64
+	reconnectMax   time.Duration
+	retryFirst     bool
+	seed           uint64
+	synthW, synthH int
+	synthFPS       float64
+	publish        string // NATS URL for the predictions (nats.go)
+	streamID       string
 }
 
 // newLiveFlags returns the live commands' flag set and where it stores them.

@@ -42,17 +42,17 @@ Flags:
 
 // workerConfig holds the worker command's flags.
 type workerConfig struct {
-	nats, publish   string
-	name            string
-	maxStreams      int
-	replicas        int
-	leaseTTL        time.Duration
-	addr, token     string
-	model           modelFlags
-	reconnectMax    time.Duration
-	synthW, synthH  int
-	synthFPS        float64
-	connectTimeout  time.Duration
+	nats, publish  string
+	name           string
+	maxStreams     int
+	replicas       int
+	leaseTTL       time.Duration
+	addr, token    string
+	model          modelFlags
+	reconnectMax   time.Duration
+	synthW, synthH int
+	synthFPS       float64
+	connectTimeout time.Duration
 }
 
 func newWorkerFlags() (*flag.FlagSet, *workerConfig) {
