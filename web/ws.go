@@ -161,13 +161,7 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	// Refuse an offer the server cannot receive before it holds a slot.
 	if err := checkOffer(offer.SDP); err != nil {
-		s.log.Info("offer refused", "err", err)
-		var ce *codecError
-		if errors.As(err, &ce) {
-			writeError(w, http.StatusUnprocessableEntity, "unsupported_codec", err.Error())
-		} else {
-			writeError(w, http.StatusBadRequest, "bad_offer", err.Error())
-		}
+		s.refuseOffer(w, err)
 		return
 	}
 	ss, err := s.newSession()
@@ -187,16 +181,22 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	answer, err := ss.negotiate(r.Context(), offer.SDP)
 	if err != nil {
 		ss.close("negotiation failed")
-		s.log.Info("offer refused", "err", err)
-		var ce *codecError
-		if errors.As(err, &ce) {
-			writeError(w, http.StatusUnprocessableEntity, "unsupported_codec", err.Error())
-		} else {
-			writeError(w, http.StatusBadRequest, "bad_offer", err.Error())
-		}
+		s.refuseOffer(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, sessionDescription{Type: "answer", SDP: answer, Session: ss.id})
+}
+
+// refuseOffer answers an offer the server cannot take: 422 for a codec it
+// cannot decode (the message names what was offered), 400 for anything else.
+func (s *Server) refuseOffer(w http.ResponseWriter, err error) {
+	s.log.Info("offer refused", "err", err)
+	var ce *codecError
+	if errors.As(err, &ce) {
+		writeError(w, http.StatusUnprocessableEntity, "unsupported_codec", err.Error())
+		return
+	}
+	writeError(w, http.StatusBadRequest, "bad_offer", err.Error())
 }
 
 // handleWS attaches a websocket to a session.

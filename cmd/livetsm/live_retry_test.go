@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"strings"
@@ -48,26 +46,7 @@ func TestLiveRTSPCameraNotUpYet(t *testing.T) {
 	url := "rtsp://" + addr + "/live"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs syncBuffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--rtsp", url, "--json", "--size", "64", "--reconnect-max", "1s"}, pw, log)
-		pw.Close()
-	}()
-	lines := make(chan jsonPrediction, 1024)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var p jsonPrediction
-			if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
-				t.Errorf("not a JSON line: %q", sc.Text())
-			}
-			lines <- p
-		}
-		close(lines)
-	}()
+	logs, lines, done := runLiveRTSPJSON(ctx, t, url)
 
 	select {
 	case err := <-done:

@@ -306,23 +306,13 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// TestLiveRTSP runs `livetsm --rtsp URL --json` against a real RTSP server on
-// loopback that ffmpeg publishes to, then stops the server and starts it
-// again: livetsm must say it reconnects and go on predicting from a fresh
-// cache, and end cleanly when cancelled.
-func TestLiveRTSP(t *testing.T) {
-	needFFmpeg(t)
-	addr := freePort(t)
-	url := "rtsp://" + addr + "/live"
-	srv := startRTSP(t, addr)
-	stopPub := publish(t, url)
-	// Wait until the stream is published before livetsm connects.
-	waitPublished(t, srv)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
+// runLiveRTSPJSON runs `livetsm --rtsp url --json` (64 px, reconnecting
+// within 1 s) until ctx ends. It returns the logs, the predictions as they
+// are printed (closed when the output ends) and the command's result.
+func runLiveRTSPJSON(ctx context.Context, t *testing.T, url string) (*syncBuffer, <-chan jsonPrediction, <-chan error) {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -341,6 +331,25 @@ func TestLiveRTSP(t *testing.T) {
 		}
 		close(lines)
 	}()
+	return logs, lines, done
+}
+
+// TestLiveRTSP runs `livetsm --rtsp URL --json` against a real RTSP server on
+// loopback that ffmpeg publishes to, then stops the server and starts it
+// again: livetsm must say it reconnects and go on predicting from a fresh
+// cache, and end cleanly when cancelled.
+func TestLiveRTSP(t *testing.T) {
+	needFFmpeg(t)
+	addr := freePort(t)
+	url := "rtsp://" + addr + "/live"
+	srv := startRTSP(t, addr)
+	stopPub := publish(t, url)
+	// Wait until the stream is published before livetsm connects.
+	waitPublished(t, srv)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs, lines, done := runLiveRTSPJSON(ctx, t, url)
 	next := func(what string, within time.Duration) jsonPrediction {
 		t.Helper()
 		select {
