@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livetsm/livetsm/crosseval"
+	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/stream/synth"
 )
 
@@ -91,13 +93,14 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	gen := synth.New(synth.Config{Width: side, Height: side, FPS: fps, Seed: *seed})
 	pre := m.Preprocessor()
 	frame := make([]float32, 3*m.InputSize()*m.InputSize())
-	sum := make([]float64, m.Classes())
 	res := evalResult{Model: name, Clips: *clips, Frames: n, Seed: *seed, Labels: names}
 	res.Confusion = make([][]int, len(names))
 	for i := range res.Confusion {
 		res.Confusion[i] = make([]int, len(names))
 	}
 	s := m.NewStream()
+	smooth := stream.NewSmoother(m.Classes(), 0, true)
+	var shown []crosseval.Shown
 	start := time.Now()
 	log.Info("eval", "model", name, "clips", *clips, "frames", n, "seed", *seed, "render", side, "input", m.InputSize())
 	for c := 0; c < *clips; c++ {
@@ -106,9 +109,12 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		}
 		clip := gen.Clip(c%synth.NumClasses, n)
 		s.Reset()
-		clear(sum)
-		// The prediction of a clip is the average of the logits of its last
-		// half, the frames that have seen the motion (the training's metric).
+		smooth.Reset()
+		shown = shown[:0]
+		// The label the user sees: each frame through the engine's
+		// smoothing, as the terminal and the page show it; the clip's
+		// answer is the first gesture shown from the motion's start on
+		// (crosseval's rule).
 		for t, img := range clip.Frames {
 			if err := pre.Into(frame, img); err != nil {
 				return err
@@ -117,18 +123,11 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 			if err != nil {
 				return err
 			}
-			if t >= n-max(n/2, 1) {
-				for k, v := range logits {
-					sum[k] += float64(v)
-				}
-			}
+			idx, _ := smooth.Push(logits)
+			shown = append(shown, crosseval.Shown{At: float64(t) / fps, Label: names[idx]})
 		}
-		best := 0
-		for k := range sum {
-			if sum[k] > sum[best] {
-				best = k
-			}
-		}
+		answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n)/fps)
+		best := slices.Index(names, answer)
 		want := toModel[clip.Label]
 		res.Confusion[want][best]++
 		if best == want {

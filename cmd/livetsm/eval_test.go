@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+)
+
+// TestEvalSynthetic runs `livetsm eval --synthetic` on a few clips of the
+// embedded model and checks the report adds up: every clip lands in one cell
+// of the confusion matrix, and the correct ones on its diagonal.
+func TestEvalSynthetic(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := run(context.Background(), []string{"eval", "--synthetic", "--clips", "9", "--frames", "16", "--json"}, &out, log); err != nil {
+		t.Fatal(err)
+	}
+	var res evalResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if res.Clips != 9 || res.Frames != 16 || len(res.Labels) != 9 || len(res.Confusion) != 9 {
+		t.Fatalf("report %+v", res)
+	}
+	total, diag := 0, 0
+	for i, row := range res.Confusion {
+		rowSum := 0
+		for j, v := range row {
+			rowSum += v
+			if i == j {
+				diag += v
+			}
+		}
+		if rowSum != 1 { // classes in turn: one clip each
+			t.Errorf("class %q: %d clips, want 1", res.Labels[i], rowSum)
+		}
+		total += rowSum
+	}
+	if total != 9 || diag != res.Correct || res.Accuracy != float64(res.Correct)/9 {
+		t.Errorf("%d clips, %d on the diagonal, correct %d, accuracy %g", total, diag, res.Correct, res.Accuracy)
+	}
+}
