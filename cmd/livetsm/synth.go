@@ -205,7 +205,6 @@ func synthStream(ctx context.Context, stdout io.Writer, log *slog.Logger, cfg sy
 	// A closed pipe must surface as EPIPE from Write, not kill the process.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	render := func(i int) synth.Clip {
 		c := cfg
 		c.Seed = cfg.Seed*0x9e3779b97f4a7c15 + uint64(i)*0xbf58476d1ce4e5b9 + 1
@@ -238,6 +237,7 @@ func synthStream(ctx context.Context, stdout io.Writer, log *slog.Logger, cfg sy
 			}
 		})
 	}
+	// On return: stop the workers, then wait for them.
 	defer wg.Wait()
 	defer cancel()
 	bw := bufio.NewWriterSize(stdout, 1<<20)
