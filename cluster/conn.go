@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/livetsm/livetsm/stream"
 )
 
 // Names on the bus.
@@ -179,10 +181,7 @@ func checkURLs(urls string) error {
 func redactURLs(urls string) string {
 	parts := strings.Split(urls, ",")
 	for i, s := range parts {
-		if u, err := url.Parse(strings.TrimSpace(s)); err == nil && u.User != nil {
-			u.User = url.User("xxx")
-			parts[i] = u.String()
-		}
+		parts[i] = stream.RedactURL(strings.TrimSpace(s))
 	}
 	return strings.Join(parts, ",")
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/livetsm/livetsm/stream"
 )
 
 // Source kinds.
@@ -44,7 +46,7 @@ func ParseSource(s string) (kind, location string, err error) {
 	case "rtsp", "rtsps":
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
-			return "", "", fmt.Errorf("bad RTSP URL %q: want rtsp://HOST[:PORT]/PATH", s)
+			return "", "", fmt.Errorf("bad RTSP URL %q: want rtsp://HOST[:PORT]/PATH", stream.RedactURL(s))
 		}
 		return KindRTSP, s, nil
 	case "file":

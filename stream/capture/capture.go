@@ -81,17 +81,22 @@ func CheckRTSPURL(u string) error {
 func checkRTSPURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil {
-		return fmt.Errorf("rtsp: bad URL %q: %w", u, err)
+		// url.Error repeats the whole URL, password included: keep its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("rtsp: bad URL %q: %w", stream.RedactURL(u), err)
 	}
 	switch strings.ToLower(p.Scheme) {
 	case "rtsp", "rtsps":
 	case "":
-		return fmt.Errorf("rtsp: bad URL %q: no scheme (want rtsp://host[:port]/path)", u)
+		return fmt.Errorf("rtsp: bad URL %q: no scheme (want rtsp://host[:port]/path)", stream.RedactURL(u))
 	default:
-		return fmt.Errorf("rtsp: bad URL %q: scheme %q is not rtsp or rtsps", u, p.Scheme)
+		return fmt.Errorf("rtsp: bad URL %q: scheme %q is not rtsp or rtsps", stream.RedactURL(u), p.Scheme)
 	}
 	if p.Host == "" {
-		return fmt.Errorf("rtsp: bad URL %q: no host", u)
+		return fmt.Errorf("rtsp: bad URL %q: no host", stream.RedactURL(u))
 	}
 	return nil
 }
@@ -122,7 +127,7 @@ func OpenRTSP(ctx context.Context, u string) (*Capture, error) {
 			return nil, fmt.Errorf("rtsp: set %s: %w", ffmpegOptionsEnv, err)
 		}
 	}
-	name := redact(u)
+	name := stream.RedactURL(u)
 	type result struct {
 		vc  *gocv.VideoCapture
 		err error
@@ -166,7 +171,7 @@ const probeTimeout = 5 * time.Second
 // trust — FFmpeg does not check it —, an answer that is not RTSP) returns
 // nil, leaving the verdict to FFmpeg.
 func probeRTSP(ctx context.Context, u string) error {
-	name := redact(u)
+	name := stream.RedactURL(u)
 	pu, err := base.ParseURL(u)
 	if err != nil {
 		return stream.Permanent(fmt.Errorf("rtsp: bad URL %s: %w", name, err))
@@ -227,17 +232,8 @@ func judgeProbe(name string, err error) error {
 }
 
 // RTSPName names an RTSP source in logs as its Capture's String does,
-// with any password hidden.
-func RTSPName(u string) string { return "rtsp " + redact(u) }
-
-// redact hides a password in a URL for logs and errors.
-func redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return u
-	}
-	return p.Redacted()
-}
+// with its user name and password hidden.
+func RTSPName(u string) string { return "rtsp " + stream.RedactURL(u) }
 
 // OpenVideo opens a video file. It is not live: its frames carry the file's
 // presentation times (from the moment it was opened) and are read as fast

@@ -122,6 +122,20 @@ func TestOpenErrors(t *testing.T) {
 			}
 			return err
 		}, "cannot open", nil},
+		{"password hidden in a bad URL", func() error {
+			_, err := OpenRTSP(context.Background(), "rtsp://me:s3cret@[::1/x")
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error shows the password: %v", err)
+			}
+			return err
+		}, `bad URL "rtsp://xxx@[::1/x": missing ']' in host`, nil},
+		{"password hidden without a scheme", func() error {
+			_, err := OpenRTSP(context.Background(), "http://me:s3cret@camera.local/x")
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error shows the password: %v", err)
+			}
+			return err
+		}, "is not rtsp", nil},
 		{"negative camera", func() error { _, err := OpenCamera(-2); return err }, "camera: bad number -2", nil},
 	}
 	for _, tt := range tests {
