@@ -116,26 +116,14 @@ func TestOpenErrors(t *testing.T) {
 		{"nothing listening", func() error { _, err := OpenRTSP(context.Background(), "rtsp://127.0.0.1:1/live"); return err },
 			"rtsp: cannot open rtsp://127.0.0.1:1/live", nil},
 		{"password hidden", func() error {
-			_, err := OpenRTSP(context.Background(), "rtsp://me:secret@127.0.0.1:1/live")
-			if err != nil && strings.Contains(err.Error(), "secret") {
-				t.Errorf("error shows the password: %v", err)
-			}
+			_, err := OpenRTSP(context.Background(), "rtsp://me:s3cret@127.0.0.1:1/live")
 			return err
-		}, "cannot open", nil},
-		{"password hidden in a bad URL", func() error {
-			_, err := OpenRTSP(context.Background(), "rtsp://me:s3cret@[::1/x")
-			if err != nil && strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("error shows the password: %v", err)
-			}
-			return err
-		}, `bad URL "rtsp://xxx@[::1/x": missing ']' in host`, nil},
-		{"password hidden without a scheme", func() error {
-			_, err := OpenRTSP(context.Background(), "http://me:s3cret@camera.local/x")
-			if err != nil && strings.Contains(err.Error(), "s3cret") {
-				t.Errorf("error shows the password: %v", err)
-			}
-			return err
-		}, "is not rtsp", nil},
+		},
+			"cannot open", nil},
+		{"password hidden in a bad URL", func() error { _, err := OpenRTSP(context.Background(), "rtsp://me:s3cret@[::1/x"); return err },
+			`bad URL "rtsp://xxx@[::1/x": missing ']' in host`, nil},
+		{"password hidden without a scheme", func() error { _, err := OpenRTSP(context.Background(), "http://me:s3cret@camera.local/x"); return err },
+			"is not rtsp", nil},
 		{"negative camera", func() error { _, err := OpenCamera(-2); return err }, "camera: bad number -2", nil},
 	}
 	for _, tt := range tests {
@@ -149,6 +137,9 @@ func TestOpenErrors(t *testing.T) {
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error %q is not %v", err, tt.is)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error shows the password: %v", err)
 			}
 		})
 	}
