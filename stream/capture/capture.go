@@ -79,6 +79,7 @@ func CheckRTSPURL(u string) error {
 }
 
 func checkRTSPURL(u string) error {
+	name := stream.RedactURL(u)
 	p, err := url.Parse(u)
 	if err != nil {
 		// url.Error repeats the whole URL, password included: keep its reason.
@@ -86,17 +87,17 @@ func checkRTSPURL(u string) error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return fmt.Errorf("rtsp: bad URL %q: %w", stream.RedactURL(u), err)
+		return fmt.Errorf("rtsp: bad URL %q: %w", name, err)
 	}
 	switch strings.ToLower(p.Scheme) {
 	case "rtsp", "rtsps":
 	case "":
-		return fmt.Errorf("rtsp: bad URL %q: no scheme (want rtsp://host[:port]/path)", stream.RedactURL(u))
+		return fmt.Errorf("rtsp: bad URL %q: no scheme (want rtsp://host[:port]/path)", name)
 	default:
-		return fmt.Errorf("rtsp: bad URL %q: scheme %q is not rtsp or rtsps", stream.RedactURL(u), p.Scheme)
+		return fmt.Errorf("rtsp: bad URL %q: scheme %q is not rtsp or rtsps", name, p.Scheme)
 	}
 	if p.Host == "" {
-		return fmt.Errorf("rtsp: bad URL %q: no host", stream.RedactURL(u))
+		return fmt.Errorf("rtsp: bad URL %q: no host", name)
 	}
 	return nil
 }
