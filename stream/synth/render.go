@@ -517,18 +517,19 @@ func (hl *handLook) geom(spread float64) handGeom {
 }
 
 // sdf returns the signed distance (palm-radius units, negative inside) of the
-// hand at (u, v), and whether the point is on the sleeve.
-func (g *handGeom) sdf(u, v float64, sleeveAt float64) (float64, bool) {
+// hand at (u, v) in the hand's frame, (ua, va) in the forearm's (from the
+// wrist, along the forearm), and whether the point is on the sleeve.
+func (g *handGeom) sdf(u, v, ua, va, sleeveAt float64) (float64, bool) {
 	// Palm: an ellipse, approximately.
 	eu := u / g.palmRX
 	d := (math.Sqrt(eu*eu+v*v) - 1) * g.palmRX
-	// Forearm, from the wrist down and out of view.
-	if v > 0 {
-		if a := math.Abs(u) - g.armR - 0.08*max(0, v-0.8); a < d {
+	// Forearm, from inside the palm through the wrist and out of view.
+	if va > -wristV {
+		if a := math.Abs(ua) - g.armR - 0.08*max(0, va); a < d {
 			d = a
 		}
 	}
-	sleeve := v > sleeveAt && d <= 0
+	sleeve := va+wristV > sleeveAt && d <= 0
 	if v < 0.6 {
 		for i := range g.fingers {
 			f := &g.fingers[i]
@@ -558,12 +559,14 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 		}
 		g := hl.geom(p.spread)
 		cs, sn := math.Cos(p.a), math.Sin(p.a)
+		csa, sna := math.Cos(p.fa), math.Sin(p.fa)
 		cx, cy := p.x+ox, p.y+oy
+		wx, wy := cx-sn*wristV*p.s, cy+cs*wristV*p.s // the wrist
 		reach := 2.4 * p.s
-		// The forearm runs out along +v; bound it by the frame.
+		// The forearm runs out from the wrist; bound it by the frame.
 		bx0, bx1 := int(cx-reach-1), int(cx+reach+2)
 		by0, by1 := int(cy-reach-1), int(cy+reach+2)
-		ex, ey := cx-sn*14*p.s, cy+cs*14*p.s // far end of the forearm
+		ex, ey := wx-sna*13.2*p.s, wy+csa*13.2*p.s // far end of the forearm
 		bx0 = min(bx0, int(ex-p.s*1.2-1))
 		bx1 = max(bx1, int(ex+p.s*1.2+2))
 		by0 = min(by0, int(ey-p.s*1.2-1))
@@ -578,7 +581,10 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 				dx := float64(x) + 0.5 - cx
 				u := (dx*cs + dy*sn) * inv
 				v := (-dx*sn + dy*cs) * inv
-				d, sleeve := g.sdf(u, v, hl.sleeveAt)
+				ax, ay := float64(x)+0.5-wx, float64(y)+0.5-wy
+				ua := (ax*csa + ay*sna) * inv
+				va := (-ax*sna + ay*csa) * inv
+				d, sleeve := g.sdf(u, v, ua, va, hl.sleeveAt)
 				cov := 0.5 - d*p.s
 				if cov <= 0 {
 					continue

@@ -147,11 +147,12 @@ func (g *Generator) sub() *rand.Rand {
 }
 
 // pose is the hand's state in one frame: palm centre (pixels), palm radius
-// (pixels), rotation (radians; increasing is clockwise in the image, whose y
-// axis points down), finger spread in [0, 1], and whether it is in view.
+// (pixels), rotation of the hand and of the forearm (radians; increasing is
+// clockwise in the image, whose y axis points down; the two differ when the
+// wrist bends), finger spread in [0, 1], and whether it is in view.
 type pose struct {
-	x, y, s, a, spread float64
-	vis                bool
+	x, y, s, a, fa, spread float64
+	vis                    bool
 }
 
 func lerpPose(p, q pose, f float64) pose {
@@ -160,6 +161,7 @@ func lerpPose(p, q pose, f float64) pose {
 		y:      p.y + (q.y-p.y)*f,
 		s:      p.s + (q.s-p.s)*f,
 		a:      p.a + (q.a-p.a)*f,
+		fa:     p.fa + (q.fa-p.fa)*f,
 		spread: p.spread + (q.spread-p.spread)*f,
 		vis:    p.vis,
 	}
@@ -179,17 +181,24 @@ func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float
 // restPose draws a hand pose at rest for a w×h frame: anywhere in the frame,
 // the palm radius log-uniform so that the hand spans about 5–45% of the
 // frame's height.
+// The wrist is bent by up to about 17° either way.
 func restPose(r *rand.Rand, w, h int) pose {
 	d := float64(min(w, h))
+	a := uniform(r, -0.45, 0.45)
 	return pose{
 		x:      float64(w) * uniform(r, 0.15, 0.85),
 		y:      float64(h) * uniform(r, 0.2, 0.8),
 		s:      math.Exp(uniform(r, math.Log(0.03), math.Log(0.16))) * d,
-		a:      uniform(r, -0.45, 0.45),
+		a:      a,
+		fa:     a + uniform(r, -0.3, 0.3),
 		spread: uniform(r, 0.2, 0.8),
 		vis:    true,
 	}
 }
+
+// wristV is where the wrist lies on the hand's axis, in palm radii from the
+// palm centre toward the forearm.
+const wristV = 0.8
 
 // timing splits n frames into rest, motion and rest: the motion lasts
 // 0.3–1.5 s at fps, at least 2 frames, at a random offset that leaves at least
@@ -250,8 +259,13 @@ type motion struct {
 	k          float64 // easing
 	wobble     float64 // amplitude across the motion, pixels
 	wobF, wobP float64
-	still      bool // No gesture: from→to over the whole clip
-	n          int
+	lean       float64 // extra turn of the hand (not the forearm) mid-way, radians
+	// A turn about a point of the hand's axis (pivotV palm radii from the
+	// palm centre toward the wrist) that stays at (px, py).
+	pivot          bool
+	pivotV, px, py float64
+	still          bool // No gesture: from→to over the whole clip
+	n              int
 }
 
 func (m *motion) at(t float64) pose {
@@ -260,6 +274,12 @@ func (m *motion) at(t float64) pose {
 	}
 	f := (t - m.start + 0.5) / (m.end - m.start)
 	p := lerpPose(m.from, m.to, ease(f, m.k))
+	if f > 0 && f < 1 {
+		p.a += m.lean * math.Sin(math.Pi*f)
+	}
+	if m.pivot {
+		p.x, p.y = pivotCentre(m.px, m.py, m.pivotV*p.s, p.a)
+	}
 	if f > 0 && f < 1 && m.wobble != 0 {
 		// A little wobble across the direction of motion.
 		dx, dy := m.to.x-m.from.x, m.to.y-m.from.y
@@ -271,6 +291,13 @@ func (m *motion) at(t float64) pose {
 		}
 	}
 	return p
+}
+
+// pivotCentre returns the palm centre of a hand at angle a whose axis point
+// at distance v (pixels) from the palm centre toward the wrist lies at
+// (px, py).
+func pivotCentre(px, py, v, a float64) (x, y float64) {
+	return px + v*math.Sin(a), py - v*math.Cos(a)
 }
 
 // makePlan draws the trajectory of a clip of n frames of class, moving in
@@ -305,6 +332,7 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 		// The arm pivots at the elbow: the tilt follows the displacement.
 		tilt := uniform(r, 0.2, 0.5)
 		from.a -= tilt * sign * amp / d
+		from.fa -= tilt * sign * amp / d
 		from.y += uniform(r, -0.06, 0.06) * d
 	case SwipingUp, SwipingDown:
 		// Up moves toward −y: the start lies below the end.
@@ -331,8 +359,22 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 	case TurningClockwise, TurningCounterclockwise:
 		// The person's clockwise is counterclockwise in the raw image
 		// (decreasing angle): the start angle is larger.
-		delta := uniform(r, 55, 130) * math.Pi / 180
+		// The forearm follows some of the turn, from none (the wrist
+		// turns) to all of it (the whole arm swings); the hand turns about
+		// a point between its palm centre and its wrist.
+		delta := uniform(r, 45, 140) * math.Pi / 180
 		from.a = to.a + sign*delta
+		from.fa = to.fa + sign*delta*uniform(r, 0, 1)
+		if r.IntN(3) > 0 {
+			m.pivot, m.pivotV = true, uniform(r, 0, wristV)
+			m.px, m.py = pivotCentre(0, 0, -m.pivotV*to.s, to.a)
+			m.px, m.py = to.x+m.px, to.y+m.py
+			from.x, from.y = pivotCentre(m.px, m.py, m.pivotV*from.s, from.a)
+		}
+	}
+	if class <= SwipingDown && r.IntN(2) == 0 {
+		// The hand waves a little about the wrist on the way.
+		m.lean = uniform(r, -0.35, 0.35)
 	}
 	jitter := uniform(r, 0.002, 0.008) * d
 	if class == NoGesture {
@@ -343,7 +385,9 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 		to.x += drift * math.Cos(ang)
 		to.y += drift * math.Sin(ang)
 		to.s *= uniform(r, 0.95, 1.05)
-		to.a += uniform(r, -0.08, 0.08)
+		da := uniform(r, -0.08, 0.08)
+		to.a += da
+		to.fa += da
 		m.from, m.to = from, to
 		for i := range p.poses {
 			p.poses[i] = m.at(ct.at(i))

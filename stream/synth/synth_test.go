@@ -217,6 +217,8 @@ func TestPairsLookAlike(t *testing.T) {
 		{ZoomingIn, ZoomingOut, "size", func(p pose) float64 { return p.s }, 0.05},
 		{ZoomingIn, ZoomingOut, "spread", func(p pose) float64 { return p.spread }, 0.005},
 		{TurningClockwise, TurningCounterclockwise, "angle", func(p pose) float64 { return p.a }, 0.005},
+		{TurningClockwise, TurningCounterclockwise, "forearm", func(p pose) float64 { return p.fa }, 0.005},
+		{SwipingLeft, SwipingRight, "forearm", func(p pose) float64 { return p.fa }, 0.005},
 	} {
 		t.Run(labels[tc.a]+"/"+tc.name, func(t *testing.T) {
 			ma, sa := stats(tc.a, tc.get)
@@ -225,6 +227,52 @@ func TestPairsLookAlike(t *testing.T) {
 				t.Errorf("%s: %s mean %.3f sd %.3f, %s mean %.3f sd %.3f", tc.name, labels[tc.a], ma, sa, labels[tc.b], mb, sb)
 			}
 		})
+	}
+}
+
+// TestTurnsBendTheWrist checks that turns vary in how they are made: the
+// forearm follows anything from none to all of the hand's turn, and the hand
+// turns about a point of its axis between the palm centre and the wrist, which
+// stays put while the palm centre moves on an arc.
+func TestTurnsBendTheWrist(t *testing.T) {
+	const w, h, n, clips = 128, 128, 16, 200
+	g := New(Config{Width: w, Height: h, Seed: 9})
+	var wristOnly, wholeArm, arcs int
+	for k := range clips {
+		p := g.trajectory(TurningClockwise+k%2, n)
+		g.rng.Uint64() // next clip
+		g.rng.Uint64()
+		f, l := p.poses[0], p.poses[n-1]
+		turn, arm := math.Abs(l.a-f.a), math.Abs(l.fa-f.fa)
+		if turn < 0.7 {
+			t.Fatalf("clip %d: the hand turns %.2f rad", k, turn)
+		}
+		switch {
+		case arm < 0.25*turn:
+			wristOnly++
+		case arm > 0.75*turn:
+			wholeArm++
+		}
+		// The axis point at v palm radii toward the wrist, in pixels.
+		at := func(q pose, v float64) (float64, float64) {
+			return q.x - v*q.s*math.Sin(q.a), q.y + v*q.s*math.Cos(q.a)
+		}
+		still := math.Inf(1)
+		for v := 0.0; v <= wristV+1e-9; v += wristV / 16 {
+			x0, y0 := at(f, v)
+			x1, y1 := at(l, v)
+			still = min(still, math.Hypot(x1-x0, y1-y0))
+		}
+		// The tremor moves the hand by a few pixels.
+		if still > 0.1*f.s+4 {
+			t.Errorf("clip %d: no point of the hand's axis stays put (the least moves %.1f px, palm radius %.1f px)", k, still, f.s)
+		}
+		if math.Hypot(l.x-f.x, l.y-f.y) > 0.3*f.s+4 {
+			arcs++
+		}
+	}
+	if wristOnly < clips/10 || wholeArm < clips/10 || arcs < clips/10 {
+		t.Errorf("of %d turns, %d turn at the wrist only, %d swing the whole forearm, %d move the palm centre on an arc; want each ≥ %d", clips, wristOnly, wholeArm, arcs, clips/10)
 	}
 }
 
