@@ -561,7 +561,8 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 		cs, sn := math.Cos(p.a), math.Sin(p.a)
 		csa, sna := math.Cos(p.fa), math.Sin(p.fa)
 		cx, cy := p.x+ox, p.y+oy
-		wx, wy := cx-sn*wristV*p.s, cy+cs*wristV*p.s // the wrist
+		wx, wy := p.axisPoint(wristV) // the wrist
+		wx, wy = wx+ox, wy+oy
 		reach := 2.4 * p.s
 		// The forearm runs out from the wrist; bound it by the frame.
 		bx0, bx1 := int(cx-reach-1), int(cx+reach+2)

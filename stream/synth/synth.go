@@ -293,6 +293,12 @@ func (m *motion) at(t float64) pose {
 	return p
 }
 
+// axisPoint returns the point of the hand's axis v palm radii from the palm
+// centre toward the wrist (the wrist is at wristV), in pixels.
+func (p pose) axisPoint(v float64) (x, y float64) {
+	return p.x - v*p.s*math.Sin(p.a), p.y + v*p.s*math.Cos(p.a)
+}
+
 // pivotCentre returns the palm centre of a hand at angle a whose axis point
 // at distance v (pixels) from the palm centre toward the wrist lies at
 // (px, py).
@@ -367,8 +373,7 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 		from.fa = to.fa + sign*delta*uniform(r, 0, 1)
 		if r.IntN(3) > 0 {
 			m.pivot, m.pivotV = true, uniform(r, 0, wristV)
-			m.px, m.py = pivotCentre(0, 0, -m.pivotV*to.s, to.a)
-			m.px, m.py = to.x+m.px, to.y+m.py
+			m.px, m.py = to.axisPoint(m.pivotV)
 			from.x, from.y = pivotCentre(m.px, m.py, m.pivotV*from.s, from.a)
 		}
 	}

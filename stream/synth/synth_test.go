@@ -253,14 +253,10 @@ func TestTurnsBendTheWrist(t *testing.T) {
 		case arm > 0.75*turn:
 			wholeArm++
 		}
-		// The axis point at v palm radii toward the wrist, in pixels.
-		at := func(q pose, v float64) (float64, float64) {
-			return q.x - v*q.s*math.Sin(q.a), q.y + v*q.s*math.Cos(q.a)
-		}
 		still := math.Inf(1)
 		for v := 0.0; v <= wristV+1e-9; v += wristV / 16 {
-			x0, y0 := at(f, v)
-			x1, y1 := at(l, v)
+			x0, y0 := f.axisPoint(v)
+			x1, y1 := l.axisPoint(v)
 			still = min(still, math.Hypot(x1-x0, y1-y0))
 		}
 		// The tremor moves the hand by a few pixels.
