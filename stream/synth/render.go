@@ -25,6 +25,7 @@ type handLook struct {
 	thumbSide float64 // +1: thumb on the image's right, −1: left
 	thumbLen  float64
 	armR      float64
+	noArm     bool // no forearm in view
 	sleeve    bool
 	sleeveCol [3]float64
 	sleeveAt  float64 // where the sleeve starts along the forearm
@@ -108,6 +109,9 @@ func newScene(r *rand.Rand, cfg Config, paint bool) *scene {
 	}
 	hl.thumbLen = uniform(r, 0.6, 1.05)
 	hl.armR = uniform(r, 0.4, 0.75)
+	// Sometimes no forearm shows: a sleeve the background's colour, or a
+	// hand drawn on its own.
+	hl.noArm = r.IntN(8) == 0
 	if r.IntN(3) > 0 {
 		hl.sleeve = true
 		hl.sleeveCol = randColor(r, false)
@@ -518,13 +522,14 @@ func (hl *handLook) geom(spread float64) handGeom {
 
 // sdf returns the signed distance (palm-radius units, negative inside) of the
 // hand at (u, v) in the hand's frame, (ua, va) in the forearm's (from the
-// wrist, along the forearm), and whether the point is on the sleeve.
-func (g *handGeom) sdf(u, v, ua, va, sleeveAt float64) (float64, bool) {
+// wrist, along the forearm), and whether the point is on the sleeve; arm
+// false leaves the forearm out.
+func (g *handGeom) sdf(u, v, ua, va, sleeveAt float64, arm bool) (float64, bool) {
 	// Palm: an ellipse, approximately.
 	eu := u / g.palmRX
 	d := (math.Sqrt(eu*eu+v*v) - 1) * g.palmRX
 	// Forearm, from inside the palm through the wrist and out of view.
-	if va > -wristV {
+	if arm && va > -wristV {
 		if a := math.Abs(ua) - g.armR - 0.08*max(0, va); a < d {
 			d = a
 		}
@@ -564,14 +569,20 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 		wx, wy := p.axisPoint(wristV) // the wrist
 		wx, wy = wx+ox, wy+oy
 		reach := 2.4 * p.s
-		// The forearm runs out from the wrist; bound it by the frame.
 		bx0, bx1 := int(cx-reach-1), int(cx+reach+2)
 		by0, by1 := int(cy-reach-1), int(cy+reach+2)
-		ex, ey := wx-sna*13.2*p.s, wy+csa*13.2*p.s // far end of the forearm
-		bx0 = min(bx0, int(ex-p.s*1.2-1))
-		bx1 = max(bx1, int(ex+p.s*1.2+2))
-		by0 = min(by0, int(ey-p.s*1.2-1))
-		by1 = max(by1, int(ey+p.s*1.2+2))
+		if !hl.noArm {
+			// The forearm runs from the wrist out of the frame, however
+			// small the hand: its far end (ex, ey) lies beyond the frame's
+			// diagonal, where it is armR+0.08·va palm radii wide.
+			l := math.Hypot(float64(w), float64(h)) + 2*math.Hypot(ox, oy) + p.s
+			ex, ey := wx-sna*l, wy+csa*l
+			hw := hl.armR*p.s + 0.08*l + 2
+			bx0 = min(bx0, int(min(wx, ex)-hw-1))
+			bx1 = max(bx1, int(max(wx, ex)+hw+2))
+			by0 = min(by0, int(min(wy, ey)-hw-1))
+			by1 = max(by1, int(max(wy, ey)+hw+2))
+		}
 		bx0, by0 = max(bx0, 0), max(by0, 0)
 		bx1, by1 = min(bx1, w), min(by1, h)
 		x0, y0, x1, y1 = min(x0, bx0), min(y0, by0), max(x1, bx1), max(y1, by1)
@@ -585,7 +596,7 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 				ax, ay := float64(x)+0.5-wx, float64(y)+0.5-wy
 				ua := (ax*csa + ay*sna) * inv
 				va := (-ax*sna + ay*csa) * inv
-				d, sleeve := g.sdf(u, v, ua, va, hl.sleeveAt)
+				d, sleeve := g.sdf(u, v, ua, va, hl.sleeveAt, !hl.noArm)
 				cov := 0.5 - d*p.s
 				if cov <= 0 {
 					continue
@@ -593,7 +604,10 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 				cov = min(cov, 1)
 				// Shading: rounded edges and a directional light.
 				depth := min(1, -d/0.18)
-				shade := 0.72 + 0.28*max(0, depth) + 0.12*(u*hl.lightX+v*hl.lightY)/1.5
+				// The light's gradient is bounded along the forearm, which
+				// can reach far beyond the hand.
+				light := max(-2.5, min(2.5, u*hl.lightX+v*hl.lightY))
+				shade := 0.72 + 0.28*max(0, depth) + 0.12*light/1.5
 				col := &hl.skin
 				var tcol [3]float64
 				switch {

@@ -9,7 +9,8 @@
 //     noise, rooms of flat shapes);
 //   - hands of many proportions and sizes (about 5–45% of the frame's
 //     height), skin tones, gloves, photo or striped textures, outlines,
-//     sleeves or none, partly outside the frame; sometimes a face;
+//     sleeves or none, a forearm that runs out of the frame or none in
+//     view, partly outside the frame; sometimes a face;
 //   - motion as people make it: 0.3–1.5 s, from any position, over varied
 //     distances, eased in and out, with a little wobble, seen by a camera of
 //     10–30 fps resampled to the model's rate (Config.FPS);

@@ -150,8 +150,9 @@ func TestDirections(t *testing.T) {
 		{ZoomingOut, func(f, l pose, _, _ [2]float64) bool { return f.s > 1.4*l.s && l.spread < f.spread }},
 		// The person's clockwise is counterclockwise in the raw image,
 		// where a decreasing angle turns counterclockwise (y points down).
-		{TurningClockwise, func(f, l pose, _, _ [2]float64) bool { return f.a-l.a > 0.9 }},
-		{TurningCounterclockwise, func(f, l pose, _, _ [2]float64) bool { return l.a-f.a > 0.9 }},
+		// Turns are at least 45° (0.785 rad).
+		{TurningClockwise, func(f, l pose, _, _ [2]float64) bool { return f.a-l.a > 0.78 }},
+		{TurningCounterclockwise, func(f, l pose, _, _ [2]float64) bool { return l.a-f.a > 0.78 }},
 		{NoGesture, func(f, l pose, _, _ [2]float64) bool {
 			return math.Hypot(l.x-f.x, l.y-f.y) < 0.1*d && math.Abs(l.s/f.s-1) < 0.1 && math.Abs(l.a-f.a) < 0.2
 		}},
@@ -269,6 +270,58 @@ func TestTurnsBendTheWrist(t *testing.T) {
 	}
 	if wristOnly < clips/10 || wholeArm < clips/10 || arcs < clips/10 {
 		t.Errorf("of %d turns, %d turn at the wrist only, %d swing the whole forearm, %d move the palm centre on an arc; want each ≥ %d", clips, wristOnly, wholeArm, arcs, clips/10)
+	}
+}
+
+// TestForearmLeavesTheFrame checks that the forearm runs out of the frame
+// however small the hand (a forearm that ended in view would tell the hand's
+// size, and a zoom from a swipe, by its cut end), and that a hand without a
+// forearm shows none.
+func TestForearmLeavesTheFrame(t *testing.T) {
+	const w, h = 128, 96
+	for _, tc := range []struct {
+		name  string
+		x, y  float64
+		s, fa float64
+		noArm bool
+		edge  string // the frame edge the forearm reaches
+	}{
+		{"tiny, upright", 64, 30, 1.5, 0, false, "bottom"},
+		{"small, upright", 64, 48, 4, 0, false, "bottom"},
+		{"large, upright", 64, 40, 14, 0, false, "bottom"},
+		{"small, leaning", 100, 30, 3, 0.5, false, "bottom"},
+		{"pointing right", 30, 48, 3, -math.Pi / 2, false, "right"},
+		{"no forearm", 64, 30, 4, 0, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := newScene(rand.New(rand.NewPCG(3, 4)), Config{Width: w, Height: h}, false)
+			sc.hand.noArm = tc.noArm
+			sc.hand.sleeveAt = 100
+			img := image.NewRGBA(image.Rect(0, 0, w, h))
+			sc.drawHand(img, []pose{{x: tc.x, y: tc.y, s: tc.s, a: tc.fa, fa: tc.fa, spread: 0.5, vis: true}}, 0, 0)
+			lit := func(x, y int) bool {
+				i := y*img.Stride + 4*x
+				return int(img.Pix[i])+int(img.Pix[i+1])+int(img.Pix[i+2]) > 30
+			}
+			var edges []string
+			for _, e := range []struct {
+				name   string
+				x0, y0 int
+				dx, dy int
+				n      int
+			}{{"left", 0, 0, 0, 1, h}, {"right", w - 1, 0, 0, 1, h}, {"top", 0, 0, 1, 0, w}, {"bottom", 0, h - 1, 1, 0, w}} {
+				for i := range e.n {
+					if lit(e.x0+i*e.dx, e.y0+i*e.dy) {
+						edges = append(edges, e.name)
+						break
+					}
+				}
+			}
+			got := strings.Join(edges, " or ")
+			if got != tc.edge {
+				t.Errorf("the hand reaches the frame's edges %q, want %q", got, tc.edge)
+			}
+		})
 	}
 }
 
