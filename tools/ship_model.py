@@ -21,7 +21,7 @@ def main():
     state, meta = read_safetensors(sys.argv[1])
     write_safetensors(DST, state, meta, half=True)
     print("wrote %s (%d bytes): steps %s, held-out accuracy %s" % (
-        os.path.abspath(DST), os.path.getsize(DST), meta.get("steps"), meta.get("heldout_accuracy")))
+        os.path.abspath(DST), os.path.getsize(DST), meta.get("steps"), meta.get("heldout_accuracy") or "not measured"))
 
 
 if __name__ == "__main__":

@@ -569,7 +569,7 @@ def main():
     if args.init and step == 0:
         sd, meta = read_safetensors(args.init)
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in sd.items()})
-        log("warm start from %s (%s steps, held-out %s)" % (args.init, meta.get("steps"), meta.get("heldout_accuracy")))
+        log("warm start from %s (%s steps, held-out %s)" % (args.init, meta.get("steps"), meta.get("heldout_accuracy") or "not measured"))
     log("model: width %g, %d params, shift blocks %s" % (
         args.width, sum(p.numel() for p in model.parameters()), shift_blocks(model)))
 
