@@ -505,20 +505,26 @@ type handGeom struct {
 	armR    float64
 }
 
-func (hl *handLook) geom(spread float64) handGeom {
+// geom returns the hand's primitives for a finger spread and curl in [0, 1]:
+// a curled finger, folded toward the palm, looks shorter from the front.
+func (hl *handLook) geom(spread, curl float64) handGeom {
 	g := handGeom{palmRX: hl.palmRX, armR: hl.armR}
 	for i := range 4 {
 		fx := (float64(i) - 1.5) * 0.37 * hl.palmRX
 		ang := (float64(i) - 1.5) * (0.04 + 0.16*spread)
-		l := hl.fingerLen[i]
+		l := hl.fingerLen[i] * (1 - 0.8*curl)
 		ay := -0.62 - 0.05*math.Abs(float64(i)-1.5)
 		g.fingers[i] = [5]float64{fx, ay, fx + l*math.Sin(ang), ay - l*math.Cos(ang), hl.fingerR}
 	}
-	ta := hl.thumbSide * (0.75 + 0.45*spread) // from straight up
+	ta := hl.thumbSide * (0.75 + 0.45*spread - 0.4*curl) // from straight up
+	tl := hl.thumbLen * (1 - 0.4*curl)
 	tx0, ty0 := hl.thumbSide*0.55*hl.palmRX, 0.25
-	g.fingers[4] = [5]float64{tx0, ty0, tx0 + hl.thumbLen*math.Sin(ta), ty0 - hl.thumbLen*math.Cos(ta), hl.fingerR * 1.2}
+	g.fingers[4] = [5]float64{tx0, ty0, tx0 + tl*math.Sin(ta), ty0 - tl*math.Cos(ta), hl.fingerR * 1.2}
 	return g
 }
+
+// armTaper is how far from the wrist (palm radii) the forearm widens.
+const armTaper = 12
 
 // sdf returns the signed distance (palm-radius units, negative inside) of the
 // hand at (u, v) in the hand's frame, (ua, va) in the forearm's (from the
@@ -530,7 +536,8 @@ func (g *handGeom) sdf(u, v, ua, va, sleeveAt float64, arm bool) (float64, bool)
 	d := (math.Sqrt(eu*eu+v*v) - 1) * g.palmRX
 	// Forearm, from inside the palm through the wrist and out of view.
 	if arm && va > -wristV {
-		if a := math.Abs(ua) - g.armR - 0.08*max(0, va); a < d {
+		// It widens toward the elbow, then keeps its width.
+		if a := math.Abs(ua) - g.armR - 0.08*max(0, min(va, armTaper)); a < d {
 			d = a
 		}
 	}
@@ -562,7 +569,7 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 		if !p.vis || p.s <= 0 {
 			continue
 		}
-		g := hl.geom(p.spread)
+		g := hl.geom(p.spread, p.curl)
 		cs, sn := math.Cos(p.a), math.Sin(p.a)
 		csa, sna := math.Cos(p.fa), math.Sin(p.fa)
 		cx, cy := p.x+ox, p.y+oy
@@ -574,10 +581,10 @@ func (sc *scene) drawHand(img *image.RGBA, samples []pose, ox, oy float64) {
 		if !hl.noArm {
 			// The forearm runs from the wrist out of the frame, however
 			// small the hand: its far end (ex, ey) lies beyond the frame's
-			// diagonal, where it is armR+0.08·va palm radii wide.
+			// diagonal.
 			l := math.Hypot(float64(w), float64(h)) + 2*math.Hypot(ox, oy) + p.s
 			ex, ey := wx-sna*l, wy+csa*l
-			hw := hl.armR*p.s + 0.08*l + 2
+			hw := (hl.armR+0.08*armTaper)*p.s + 2 // its half-width there
 			bx0 = min(bx0, int(min(wx, ex)-hw-1))
 			bx1 = max(bx1, int(max(wx, ex)+hw+2))
 			by0 = min(by0, int(min(wy, ey)-hw-1))

@@ -31,9 +31,9 @@
 //     "Swiping Right" toward the image's left (−x);
 //   - "Swiping Up" moves it toward the image's top (−y), "Swiping Down"
 //     toward its bottom (+y);
-//   - "Zooming In With Full Hand" brings the hand closer (it grows and its
-//     fingers spread), "Zooming Out With Full Hand" takes it away (it shrinks
-//     and its fingers close);
+//   - "Zooming In With Full Hand" brings the hand closer (it grows, its
+//     fingers spread and uncurl), "Zooming Out With Full Hand" takes it away
+//     (it shrinks, its fingers close and curl);
 //   - "Turning Hand Clockwise" is clockwise as the person sees their own hand,
 //     which is counterclockwise in the raw image and clockwise in a mirrored
 //     (selfie) preview; "Turning Hand Counterclockwise" is the reverse. The
@@ -46,7 +46,8 @@
 // pose is the end pose moved back along the gesture; the frames before the
 // motion are "No gesture" to an online model, which cannot know the future.)
 //
-// "No gesture" is a hand at rest with small jitter and drift, no hand at all, a
+// "No gesture" is a hand at rest with small jitter and drift, a hand whose
+// fingers fidget (curl and uncurl in place), no hand at all, a
 // hand coming into view or leaving it, or a resting hand with a large distractor
 // moving across the scene.
 //
@@ -150,10 +151,11 @@ func (g *Generator) sub() *rand.Rand {
 // pose is the hand's state in one frame: palm centre (pixels), palm radius
 // (pixels), rotation of the hand and of the forearm (radians; increasing is
 // clockwise in the image, whose y axis points down; the two differ when the
-// wrist bends), finger spread in [0, 1], and whether it is in view.
+// wrist bends), finger spread and curl in [0, 1] (curl 1: the fingers folded
+// toward the palm), and whether it is in view.
 type pose struct {
-	x, y, s, a, fa, spread float64
-	vis                    bool
+	x, y, s, a, fa, spread, curl float64
+	vis                          bool
 }
 
 func lerpPose(p, q pose, f float64) pose {
@@ -164,6 +166,7 @@ func lerpPose(p, q pose, f float64) pose {
 		a:      p.a + (q.a-p.a)*f,
 		fa:     p.fa + (q.fa-p.fa)*f,
 		spread: p.spread + (q.spread-p.spread)*f,
+		curl:   p.curl + (q.curl-p.curl)*f,
 		vis:    p.vis,
 	}
 }
@@ -193,6 +196,7 @@ func restPose(r *rand.Rand, w, h int) pose {
 		a:      a,
 		fa:     a + uniform(r, -0.3, 0.3),
 		spread: uniform(r, 0.2, 0.8),
+		curl:   uniform(r, 0, 0.6),
 		vis:    true,
 	}
 }
@@ -267,11 +271,18 @@ type motion struct {
 	pivotV, px, py float64
 	still          bool // No gesture: from→to over the whole clip
 	n              int
+	// fidget curls and uncurls the fingers in place (No gesture):
+	// amplitude, frequency (cycles per frame) and phase.
+	fidA, fidF, fidP float64
 }
 
 func (m *motion) at(t float64) pose {
 	if m.still {
-		return lerpPose(m.from, m.to, max(0, min(1, t/float64(max(m.n-1, 1)))))
+		p := lerpPose(m.from, m.to, max(0, min(1, t/float64(max(m.n-1, 1)))))
+		if m.fidA != 0 {
+			p.curl = max(0, min(1, p.curl+m.fidA*math.Sin(2*math.Pi*m.fidF*t+m.fidP)))
+		}
+		return p
 	}
 	f := (t - m.start + 0.5) / (m.end - m.start)
 	p := lerpPose(m.from, m.to, ease(f, m.k))
@@ -352,15 +363,19 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 		from.y = to.y - sign*amp
 		from.x += uniform(r, -0.06, 0.06) * d
 	case ZoomingIn, ZoomingOut:
-		// In: the hand comes closer (grows) and opens; out: the reverse.
+		// In: the hand comes closer (grows) and opens, its fingers
+		// spreading and uncurling; out: the reverse.
 		f := uniform(r, 1.5, 2.4)
 		ds := uniform(r, 0.25, 0.5)
+		dc := uniform(r, 0.2, 0.6)
 		if sign > 0 {
 			from.s = to.s / f
 			from.spread = max(0, to.spread-ds)
+			from.curl = min(1, to.curl+dc)
 		} else {
 			from.s = to.s * f
 			from.spread = min(1, to.spread+ds)
+			from.curl = max(0, to.curl-dc)
 		}
 		from.y += uniform(r, -0.04, 0.04) * d
 	case TurningClockwise, TurningCounterclockwise:
@@ -395,10 +410,16 @@ func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
 		to.a += da
 		to.fa += da
 		m.from, m.to = from, to
+		k := r.IntN(7)
+		if k == 4 { // the fingers fidget
+			m.fidA = uniform(r, 0.1, 0.35)
+			m.fidF = uniform(r, 0.033, 0.13) // cycles per frame: 0.5–2 Hz at 15 fps
+			m.fidP = uniform(r, 0, 2*math.Pi)
+		}
 		for i := range p.poses {
 			p.poses[i] = m.at(ct.at(i))
 		}
-		switch k := r.IntN(6); k {
+		switch k {
 		case 0: // no hand
 			for i := range p.poses {
 				p.poses[i].vis = false

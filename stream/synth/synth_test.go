@@ -146,8 +146,10 @@ func TestDirections(t *testing.T) {
 		{SwipingDown, func(f, l pose, c0, c1 [2]float64) bool {
 			return l.y-f.y > 0.18*d && !(c0[1] > 0 && c1[1] > 0 && c1[1] <= c0[1])
 		}},
-		{ZoomingIn, func(f, l pose, _, _ [2]float64) bool { return l.s > 1.4*f.s && l.spread > f.spread }},
-		{ZoomingOut, func(f, l pose, _, _ [2]float64) bool { return f.s > 1.4*l.s && l.spread < f.spread }},
+		{ZoomingIn, func(f, l pose, _, _ [2]float64) bool { return l.s > 1.4*f.s && l.spread > f.spread && l.curl < f.curl }},
+		{ZoomingOut, func(f, l pose, _, _ [2]float64) bool {
+			return f.s > 1.4*l.s && l.spread < f.spread && l.curl >= f.curl && (l.curl > f.curl || l.curl == 0)
+		}},
 		// The person's clockwise is counterclockwise in the raw image,
 		// where a decreasing angle turns counterclockwise (y points down).
 		// Turns are at least 45° (0.785 rad).
@@ -217,6 +219,7 @@ func TestPairsLookAlike(t *testing.T) {
 		{SwipingUp, SwipingDown, "y", func(p pose) float64 { return p.y }, 0.3},
 		{ZoomingIn, ZoomingOut, "size", func(p pose) float64 { return p.s }, 0.05},
 		{ZoomingIn, ZoomingOut, "spread", func(p pose) float64 { return p.spread }, 0.005},
+		{ZoomingIn, ZoomingOut, "curl", func(p pose) float64 { return p.curl }, 0.005},
 		{TurningClockwise, TurningCounterclockwise, "angle", func(p pose) float64 { return p.a }, 0.005},
 		{TurningClockwise, TurningCounterclockwise, "forearm", func(p pose) float64 { return p.fa }, 0.005},
 		{SwipingLeft, SwipingRight, "forearm", func(p pose) float64 { return p.fa }, 0.005},
@@ -322,6 +325,34 @@ func TestForearmLeavesTheFrame(t *testing.T) {
 				t.Errorf("the hand reaches the frame's edges %q, want %q", got, tc.edge)
 			}
 		})
+	}
+}
+
+// TestNoGestureFidgets checks that some No-gesture hands curl and uncurl
+// their fingers in place (as a zoom's hand does, but without the growth),
+// and that the others keep their curl.
+func TestNoGestureFidgets(t *testing.T) {
+	const w, h, n, clips = 128, 128, 16, 140
+	g := New(Config{Width: w, Height: h, Seed: 11})
+	var fidgets int
+	for k := range clips {
+		p := g.trajectory(NoGesture, n)
+		g.rng.Uint64() // next clip
+		g.rng.Uint64()
+		lo, hi := 1.0, 0.0
+		for _, q := range p.poses {
+			lo, hi = min(lo, q.curl), max(hi, q.curl)
+		}
+		f, l := p.poses[0], p.poses[n-1]
+		if math.Abs(l.s/f.s-1) > 0.1 {
+			t.Errorf("clip %d: the hand's size changes from %.1f to %.1f", k, f.s, l.s)
+		}
+		if hi-lo > 0.1 {
+			fidgets++
+		}
+	}
+	if fidgets < clips/14 || fidgets > clips/4 {
+		t.Errorf("%d of %d No-gesture clips curl their fingers by more than 0.1; want about 1 in 7", fidgets, clips)
 	}
 }
 
