@@ -12,7 +12,7 @@ APT_DATA_PKGS ?= python3-skimage opencv-doc
 # Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
 PY      := /usr/bin/python3
 
-.PHONY: all deps build test vet fuzz demo demo-terminal bench evalcross loadtest fixtures clean
+.PHONY: all deps build test vet fuzz demo demo-terminal bench evalcross screenshot loadtest fixtures clean
 
 all: build
 
@@ -65,6 +65,11 @@ bench: build
 # shown. CLIPS, VP8 and SEED override.
 evalcross: build
 	./$(BIN) eval --cross --clips $(or $(CLIPS),45) --vp8 $(or $(VP8),9) --seed $(or $(SEED),1)
+
+# The README's picture of the page: TestBrowserEndToEnd's screenshot, which a
+# plain test run keeps in its temporary directory.
+screenshot: deps
+	LIVETSM_SCREENSHOT=$(CURDIR)/web/testdata/page.png $(GO) test -count=1 -run '^TestBrowserEndToEnd$$' ./cmd/livetsm/
 
 # The long load test: 1, 4 and 16 synthetic streams (and 16 without
 # batching) for a minute each on the published configuration, then 4 pion

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	stdpng "image/png"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -21,13 +23,15 @@ import (
 // chromiumPath is Debian's chromium; LIVETSM_CHROMIUM overrides it.
 func chromiumPath() string { return defaultChromium() }
 
-// screenshotPath is where the browser test saves its screenshot of the page
-// (the README's picture); LIVETSM_SCREENSHOT overrides it.
-func screenshotPath() string {
+// screenshotPath is where the browser test saves its screenshot of the page:
+// LIVETSM_SCREENSHOT if set (`make screenshot` sets it to the README's
+// picture, web/testdata/page.png), else a file in dir, so that a test run
+// leaves the working tree as it was.
+func screenshotPath(dir string) string {
 	if p := os.Getenv("LIVETSM_SCREENSHOT"); p != "" {
 		return p
 	}
-	return filepath.Join("..", "..", "web", "testdata", "page.png")
+	return filepath.Join(dir, "page.png")
 }
 
 // TestBrowserEndToEnd runs the page in headless Chromium whose fake camera
@@ -141,12 +145,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 			t.Fatalf("screenshot: %v", err)
 		}
 	}
-	if shot := screenshotPath(); shot != "" {
-		if err := os.WriteFile(shot, png, 0o644); err != nil {
-			t.Errorf("screenshot: %v", err)
-		} else {
-			t.Logf("screenshot: %s", shot)
-		}
+	if _, err := stdpng.DecodeConfig(bytes.NewReader(png)); err != nil {
+		t.Errorf("screenshot is not a PNG: %v", err)
+	}
+	shot := screenshotPath(dir)
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Errorf("screenshot: %v", err)
+	} else {
+		t.Logf("screenshot: %s", shot)
 	}
 	if recognised == 0 {
 		t.Errorf("(b) #label never showed %q within 15 s (labels seen, by polls: %v; history: %q)", gesture, seen, text("#history"))
