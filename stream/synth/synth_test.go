@@ -98,6 +98,20 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
+// nextTrajectory returns the hand poses of g's next clip of class and moves
+// g on past it, as Clip would.
+func nextTrajectory(g *Generator, class, n int) plan {
+	p := g.trajectory(class, n)
+	g.sub()
+	return p
+}
+
+// handPixel reports whether (x, y) of a hand drawn on black is covered.
+func handPixel(img *image.RGBA, x, y int) bool {
+	i := y*img.Stride + 4*x
+	return int(img.Pix[i])+int(img.Pix[i+1])+int(img.Pix[i+2]) > 30
+}
+
 // handCentroid renders the poses of p alone (hand only, on black, no camera
 // effects) and returns the centroid of the hand's pixels in each frame.
 func handCentroid(w, h int, p plan) [][2]float64 {
@@ -111,8 +125,7 @@ func handCentroid(w, h int, p plan) [][2]float64 {
 		var sx, sy, n float64
 		for y := range h {
 			for x := range w {
-				i := y*img.Stride + 4*x
-				if int(img.Pix[i])+int(img.Pix[i+1])+int(img.Pix[i+2]) > 30 {
+				if handPixel(img, x, y) {
 					sx += float64(x)
 					sy += float64(y)
 					n++
@@ -195,7 +208,7 @@ func TestPairsLookAlike(t *testing.T) {
 		g := New(Config{Width: w, Height: h, Seed: 5})
 		var s, s2, k float64
 		for range clips {
-			p := g.trajectory(class, n)
+			p := nextTrajectory(g, class, n)
 			// The camera shows a frame up to 1.5 model frames late.
 			for _, p := range p.poses[min(p.end+2, n):] {
 				v := get(p)
@@ -203,8 +216,6 @@ func TestPairsLookAlike(t *testing.T) {
 				s2 += v * v
 				k++
 			}
-			g.rng.Uint64() // next clip
-			g.rng.Uint64()
 		}
 		mean = s / k
 		return mean, math.Sqrt(s2/k - mean*mean)
@@ -243,9 +254,7 @@ func TestTurnsBendTheWrist(t *testing.T) {
 	g := New(Config{Width: w, Height: h, Seed: 9})
 	var wristOnly, wholeArm, arcs int
 	for k := range clips {
-		p := g.trajectory(TurningClockwise+k%2, n)
-		g.rng.Uint64() // next clip
-		g.rng.Uint64()
+		p := nextTrajectory(g, TurningClockwise+k%2, n)
 		f, l := p.poses[0], p.poses[n-1]
 		turn, arm := math.Abs(l.a-f.a), math.Abs(l.fa-f.fa)
 		if turn < 0.7 {
@@ -302,10 +311,6 @@ func TestForearmLeavesTheFrame(t *testing.T) {
 			sc.hand.sleeveAt = 100
 			img := image.NewRGBA(image.Rect(0, 0, w, h))
 			sc.drawHand(img, []pose{{x: tc.x, y: tc.y, s: tc.s, a: tc.fa, fa: tc.fa, spread: 0.5, vis: true}}, 0, 0)
-			lit := func(x, y int) bool {
-				i := y*img.Stride + 4*x
-				return int(img.Pix[i])+int(img.Pix[i+1])+int(img.Pix[i+2]) > 30
-			}
 			var edges []string
 			for _, e := range []struct {
 				name   string
@@ -314,7 +319,7 @@ func TestForearmLeavesTheFrame(t *testing.T) {
 				n      int
 			}{{"left", 0, 0, 0, 1, h}, {"right", w - 1, 0, 0, 1, h}, {"top", 0, 0, 1, 0, w}, {"bottom", 0, h - 1, 1, 0, w}} {
 				for i := range e.n {
-					if lit(e.x0+i*e.dx, e.y0+i*e.dy) {
+					if handPixel(img, e.x0+i*e.dx, e.y0+i*e.dy) {
 						edges = append(edges, e.name)
 						break
 					}
@@ -336,9 +341,7 @@ func TestNoGestureFidgets(t *testing.T) {
 	g := New(Config{Width: w, Height: h, Seed: 11})
 	var fidgets int
 	for k := range clips {
-		p := g.trajectory(NoGesture, n)
-		g.rng.Uint64() // next clip
-		g.rng.Uint64()
+		p := nextTrajectory(g, NoGesture, n)
 		lo, hi := 1.0, 0.0
 		for _, q := range p.poses {
 			lo, hi = min(lo, q.curl), max(hi, q.curl)
