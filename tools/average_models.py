@@ -4,8 +4,8 @@
 
 The inputs must be runs of the same network fine-tuned from the same start
 (for example two train.py runs with --init of one model and different --seed
-or --lr): their weights then lie in one basin, and the average is usually
-better than either (Wortsman et al., "Model soups", ICML 2022). Float tensors,
+or --lr), or that start and a run from it: their weights then lie in one
+basin, and the average is usually better than either (Wortsman et al., "Model soups", ICML 2022). Float tensors,
 BN running statistics included, are averaged in float32; integer tensors (BN
 num_batches_tracked) take the largest. Every input must have the same tensor
 names and shapes and the same network metadata (arch, width, input size,
