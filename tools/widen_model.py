@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import os
+import struct
 import sys
 
 import numpy as np
@@ -157,16 +158,21 @@ def main():
     ap.add_argument("--width", type=float, required=True, help="the new width multiplier")
     ap.add_argument("--seed", type=int, default=0, help="seed of the new channels' weights")
     args = ap.parse_args()
-    sd, meta = read_safetensors(args.input)
+    try:
+        sd, meta = read_safetensors(args.input)
+    except (OSError, ValueError, KeyError, struct.error) as e:
+        sys.exit("%s: not a readable export: %s" % (args.input, e))
     if meta.get("labels") and meta["labels"] != json.dumps(LABELS):
         sys.exit("%s: labels differ from train.py's" % args.input)
     old_width = float(meta.get("width", 0))
     if not old_width < args.width:
         sys.exit("%s: width %s, not below --width %g" % (args.input, meta.get("width"), args.width))
+    if args.width > 1:
+        sys.exit("--width %g: above 1 the last conv widens too, which this tool does not do" % args.width)
     try:
         old_model, model, movers = widen(sd, old_width, args.width, args.seed)
         check(old_model, model, movers, int(meta.get("input_size", 112)))
-    except ValueError as e:
+    except (ValueError, RuntimeError, KeyError) as e:
         sys.exit("%s: %s" % (args.input, e))
     meta = dict(meta)
     meta["width"] = args.width
