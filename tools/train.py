@@ -401,6 +401,13 @@ def read_safetensors(path):
     return out, meta
 
 
+def load_export(model, state):
+    """Loads an export's tensors (read_safetensors) into model, each in the
+    dtype of the model's own tensor (float16 exports train in float32)."""
+    own = model.state_dict()
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+
+
 def export(model, args, step, acc):
     meta = {
         "format": "livetsm",
@@ -568,7 +575,7 @@ def main():
         log("no %s: starting afresh" % ckpt_path)
     if args.init and step == 0:
         sd, meta = read_safetensors(args.init)
-        model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in sd.items()})
+        load_export(model, sd)
         log("warm start from %s (%s steps, held-out %s)" % (args.init, meta.get("steps"), meta.get("heldout_accuracy") or "not measured"))
     log("model: width %g, %d params, shift blocks %s" % (
         args.width, sum(p.numel() for p in model.parameters()), shift_blocks(model)))

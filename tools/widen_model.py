@@ -18,8 +18,9 @@ exactly as before and the new shifted ones carry zeros.
 The output keeps the input's metadata, with the new width, `steps` naming the
 widening and `heldout_accuracy` empty. Warm-start train.py from it with
 --init OUT --width W. Before writing, it checks the widened network against the
-input on random clips and that every new parameter gets a gradient, and
-refuses to write if either fails.
+input on random clips and that the new entries that must move first (the new
+stream channels' BN scales, the projection weights that read new expansion
+channels) get a gradient, and refuses to write if either fails.
 """
 import argparse
 import copy
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train import LABELS, build_model, read_safetensors, write_safetensors  # noqa: E402
+from train import LABELS, build_model, load_export, read_safetensors, write_safetensors  # noqa: E402
 from tsm_reference import forward_clip  # noqa: E402
 
 
@@ -49,6 +50,11 @@ def identity_map(c_old, c_new):
     return list(range(c_old)) + [-1] * (c_new - c_old)
 
 
+def fresh(m):
+    """The new indices of a map."""
+    return [i for i, o in enumerate(m) if o < 0]
+
+
 def embed(new, old, maps):
     """Copies old into new where every dimension's map names an old index."""
     idx_new, idx_old = [], []
@@ -60,7 +66,7 @@ def embed(new, old, maps):
         idx_new.append([i for i, o in enumerate(m) if o >= 0])
         idx_old.append([o for o in m if o >= 0])
     n = new.detach().numpy().copy()
-    n[np.ix_(*idx_new)] = old.detach().float().numpy()[np.ix_(*idx_old)]
+    n[np.ix_(*idx_new)] = old.detach().numpy()[np.ix_(*idx_old)]
     return torch.from_numpy(n).to(new.dtype)
 
 
@@ -71,10 +77,9 @@ def widen(old_sd, old_width, new_width, seed=0):
     weights that read new expansion channels."""
     torch.manual_seed(seed)
     old_model = build_model(argparse.Namespace(width=old_width, no_shift=False))
-    old_model.load_state_dict({k: v.to(old_model.state_dict()[k].dtype) for k, v in old_sd.items()})
+    load_export(old_model, old_sd)
     model = build_model(argparse.Namespace(width=new_width, no_shift=False))
-    old = {k: v.float() if v.is_floating_point() else v for k, v in old_model.state_dict().items()}
-    new = model.state_dict()
+    old, new = old_model.state_dict(), model.state_dict()
     out, movers = {}, []
 
     def put(key, maps):
@@ -84,16 +89,19 @@ def widen(old_sd, old_width, new_width, seed=0):
         for name in ("weight", "bias", "running_mean", "running_var"):
             put(prefix + name, [m])
         out[prefix + "num_batches_tracked"] = old[prefix + "num_batches_tracked"].clone()
-        fresh = torch.tensor([o < 0 for o in m])
-        out[prefix + "running_mean"][fresh] = 0
-        out[prefix + "running_var"][fresh] = 1
-        out[prefix + "bias"][fresh] = 0
-        out[prefix + "weight"][fresh] = 0 if fresh_zero else 1
+        f = fresh(m)
+        out[prefix + "running_mean"][f] = 0
+        out[prefix + "running_var"][f] = 1
+        out[prefix + "bias"][f] = 0
+        out[prefix + "weight"][f] = 0 if fresh_zero else 1
 
-    # The stem (32) and the ratio-1 block (16) keep their widths.
+    # Unchanged by the width: the stem (32), the ratio-1 block (16), the last
+    # conv's BN (1280) and the classifier.
+    last = len(model.features) - 1
+    unchanged = ("features.0.", "features.1.", "features.%d.1." % last, "classifier.")
     for k in new:
-        if k.startswith("features.0.") or k.startswith("features.1."):
-            out[k] = old[k].clone().to(new[k].dtype)
+        if k.startswith(unchanged):
+            out[k] = old[k].clone()
     m_in = None
     for i, (fo, fn) in enumerate(zip(old_model.features[2:-1], model.features[2:-1]), start=2):
         p = "features.%d.conv." % i
@@ -108,18 +116,13 @@ def widen(old_sd, old_width, new_width, seed=0):
         put(p + "3.weight", [m_h, None, None, None])
         bn(p + "4.", m_h, False)
         put(p + "6.weight", [m_out, m_h, None, None])
-        fresh_h = [j for j, o in enumerate(m_h) if o < 0]
-        out[p + "6.weight"][:, fresh_h] = 0
+        out[p + "6.weight"][:, fresh(m_h)] = 0
         bn(p + "7.", m_out, True)
-        movers.append((p + "6.weight", (slice(None), fresh_h)))
+        movers.append((p + "6.weight", (slice(None), fresh(m_h))))
         if not fo.use_res:
-            movers.append((p + "7.weight", [j for j, o in enumerate(m_out) if o < 0]))
+            movers.append((p + "7.weight", fresh(m_out)))
         m_in = m_out
-    last = len(model.features) - 1
     put("features.%d.0.weight" % last, [None, m_in, None, None])
-    for k in new:
-        if k.startswith("features.%d.1." % last) or k.startswith("classifier."):
-            out[k] = old[k].clone().to(new[k].dtype)
     missing = sorted(set(new) - set(out))
     if missing:
         raise ValueError("widen: no rule for %s" % missing)
