@@ -2,14 +2,13 @@ package cluster
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/stream/synth"
 )
@@ -18,20 +17,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testLog logs to the test's output when -v is given.
-func testLog(t *testing.T) *slog.Logger {
-	t.Helper()
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // startServer starts an embedded server on a free loopback port, closed
 // when the test ends.
 func startServer(t *testing.T) *Server {
 	t.Helper()
-	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Log: testLog(t)})
+	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +32,7 @@ func startServer(t *testing.T) *Server {
 // connect connects to url, closed when the test ends.
 func connect(t *testing.T, url string) *nats.Conn {
 	t.Helper()
-	nc, err := Connect(context.Background(), url, ConnectOptions{Name: t.Name(), Timeout: 2 * time.Second, Log: testLog(t)})
+	nc, err := Connect(context.Background(), url, ConnectOptions{Name: t.Name(), Timeout: 2 * time.Second, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/stream"
 )
 
@@ -27,7 +28,7 @@ func TestPublisherPayload(t *testing.T) {
 	if err := sub.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	p := NewPublisher(connect(t, s.ClientURL()), "w1", testLog(t))
+	p := NewPublisher(connect(t, s.ClientURL()), "w1", testlog.New(t))
 	p.Publish("cam1", prediction(7))
 	if err := p.Close(2 * time.Second); err != nil {
 		t.Fatal(err)
@@ -67,14 +68,14 @@ func TestPublisherPayload(t *testing.T) {
 // it is back, predictions flow again on the same Publisher.
 func TestPublisherOutage(t *testing.T) {
 	store := t.TempDir()
-	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", StoreDir: store, Log: testLog(t)})
+	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", StoreDir: store, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Addr().String()
 	url := s.ClientURL()
 	nc := connect(t, url)
-	p := NewPublisher(nc, "w1", testLog(t))
+	p := NewPublisher(nc, "w1", testlog.New(t))
 	defer p.Close(time.Second)
 	s.Close()
 	deadline := time.Now().Add(5 * time.Second)
@@ -92,7 +93,7 @@ func TestPublisherOutage(t *testing.T) {
 		t.Errorf("20000 publishes without a bus took %v", d)
 	}
 
-	s2, err := StartServer(ServerOptions{Addr: addr, StoreDir: store, Log: testLog(t)})
+	s2, err := StartServer(ServerOptions{Addr: addr, StoreDir: store, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

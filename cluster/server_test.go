@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/livetsm/livetsm/internal/testlog"
 )
 
 func TestServerJetStream(t *testing.T) {
@@ -26,7 +28,7 @@ func TestServerJetStream(t *testing.T) {
 }
 
 func TestServerToken(t *testing.T) {
-	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", Token: "s3cret-token", Log: testLog(t)})
+	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", Token: "s3cret-token", Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

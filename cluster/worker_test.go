@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/stream/synth"
 )
@@ -123,14 +124,14 @@ func syntheticOpener(_ context.Context, cam Camera) (stream.Source, error) {
 
 func startWorker(t *testing.T, url, name string, maxStreams int, ttl time.Duration) *runningWorker {
 	t.Helper()
-	nc, err := Connect(context.Background(), url, ConnectOptions{Name: name, Timeout: 2 * time.Second, Log: testLog(t)})
+	nc, err := Connect(context.Background(), url, ConnectOptions{Name: name, Timeout: 2 * time.Second, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := NewPublisher(nc, name, testLog(t))
+	pub := NewPublisher(nc, name, testlog.New(t))
 	w, err := NewWorker(context.Background(), nc, WorkerOptions{
 		Name: name, MaxStreams: maxStreams, LeaseTTL: ttl, Model: testModel(t),
-		Stream: stream.Options{FPS: 5}, Open: syntheticOpener, Publisher: pub, Log: testLog(t),
+		Stream: stream.Options{FPS: 5}, Open: syntheticOpener, Publisher: pub, Log: testlog.New(t),
 	})
 	if err != nil {
 		pub.Close(time.Second)
@@ -330,7 +331,7 @@ func TestWorkerLosesLease(t *testing.T) {
 // their leases can expire, and takes them again when the bus is back.
 func TestWorkerBusAway(t *testing.T) {
 	store := t.TempDir()
-	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", StoreDir: store, Log: testLog(t)})
+	s, err := StartServer(ServerOptions{Addr: "127.0.0.1:0", StoreDir: store, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +347,7 @@ func TestWorkerBusAway(t *testing.T) {
 		t.Errorf("camera stopped %v after the bus went", took)
 	}
 	t.Logf("camera stopped %v after the bus went (TTL %v)", time.Since(gone), ttl)
-	s2, err := StartServer(ServerOptions{Addr: addr, StoreDir: store, Log: testLog(t)})
+	s2, err := StartServer(ServerOptions{Addr: addr, StoreDir: store, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,8 @@ import (
 	"image"
 	"image/color"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4/pkg/media"
 	"go.uber.org/goleak"
 
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/stream/synth"
 )
@@ -44,13 +43,6 @@ func testModel(t *testing.T) *onlinetsm.Model {
 	return m
 }
 
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // newTestServer starts a Server on an httptest server; both close at the
 // end of the test.
 func newTestServer(t *testing.T, opts Options) (*Server, *httptest.Server) {
@@ -59,7 +51,7 @@ func newTestServer(t *testing.T, opts Options) (*Server, *httptest.Server) {
 		opts.Model = testModel(t)
 	}
 	if opts.Log == nil {
-		opts.Log = testLogger(t)
+		opts.Log = testlog.New(t)
 	}
 	opts.LoopbackCandidates = true
 	opts.Interfaces = []string{"lo"}

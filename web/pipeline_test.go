@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/stream/synth"
 )
@@ -243,7 +244,7 @@ func TestVideoReceiverLossAndKeyframes(t *testing.T) {
 		src:       src,
 		keyframe:  func() error { plis++; return nil },
 		maxPixels: DefaultMaxFramePixels,
-		log:       testLogger(t),
+		log:       testlog.New(t),
 		stats:     &videoStats{},
 		now:       func() time.Time { clock = clock.Add(time.Second); return clock },
 	}
@@ -270,7 +271,7 @@ func TestVideoReceiverRefusesHugeFrames(t *testing.T) {
 		src:       newPushSource(),
 		keyframe:  func() error { return nil },
 		maxPixels: 100 * 100,
-		log:       testLogger(t),
+		log:       testlog.New(t),
 		stats:     &videoStats{},
 		now:       time.Now,
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/livetsm/livetsm/crosseval"
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/stream"
 )
 
@@ -35,7 +36,7 @@ func TestEvalCross(t *testing.T) {
 	defer cancel()
 	var out bytes.Buffer
 	args := []string{"eval", "--cross", "--clips", "3", "--vp8", "1", "--seed", "7", "--json", "--keep", dir, "--chromium", chromium}
-	if err := run(ctx, args, &out, testLog(t)); err != nil {
+	if err := run(ctx, args, &out, testlog.New(t)); err != nil {
 		t.Fatalf("livetsm %s: %v", strings.Join(args, " "), err)
 	}
 	var res crossResult
@@ -48,7 +49,7 @@ func TestEvalCross(t *testing.T) {
 	if res.Photos == 0 || res.Seed != 7 {
 		t.Errorf("photos %d, seed %d", res.Photos, res.Seed)
 	}
-	model, _, err := loadModel("", "", 0, 0, testLog(t))
+	model, _, err := loadModel("", "", 0, 0, testlog.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestEvalCross(t *testing.T) {
 	for _, r := range res.H264.Results {
 		mp4 := filepath.Join(dir, clipName("h264", r.Plan, "mp4"))
 		var live bytes.Buffer
-		if err := run(ctx, []string{"--video", mp4, "--json"}, &live, testLog(t)); err != nil {
+		if err := run(ctx, []string{"--video", mp4, "--json"}, &live, testlog.New(t)); err != nil {
 			t.Fatalf("livetsm --video %s: %v", mp4, err)
 		}
 		var shown []crosseval.Shown
@@ -129,7 +130,7 @@ func TestEvalCrossFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			args := append([]string{"eval", "--cross"}, tt.args...)
-			err := run(context.Background(), args, &bytes.Buffer{}, testLog(t))
+			err := run(context.Background(), args, &bytes.Buffer{}, testlog.New(t))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("livetsm %s: %v, want an error saying %q", strings.Join(args, " "), err, tt.want)
 			}

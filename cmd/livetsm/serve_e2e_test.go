@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	stdpng "image/png"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/livetsm/livetsm/internal/testlog"
 	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/stream/synth"
 	"github.com/livetsm/livetsm/web"
@@ -50,7 +50,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	y4m := filepath.Join(dir, "clip.y4m")
 	writeClip(t, y4m, gesture, 24)
 
-	log := testLog(t)
+	log := testlog.New(t)
 	model, name, err := loadModel("", "", 0, 0, log)
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +218,7 @@ func TestBrowserErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer model.Close()
-	srv, err := web.NewServer(web.Options{Model: model, Log: testLog(t)})
+	srv, err := web.NewServer(web.Options{Model: model, Log: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,13 +281,4 @@ func quoteJS(s string) string {
 		b = append(b, string(r)...)
 	}
 	return string(append(b, '"'))
-}
-
-// testLog logs to stderr with -v, and nowhere otherwise.
-func testLog(t *testing.T) *slog.Logger {
-	t.Helper()
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
 }
