@@ -55,9 +55,7 @@ type camerasConfig struct {
 
 func printCamerasHelp(w io.Writer) {
 	fs, _ := newCamerasFlags("livetsm cameras")
-	fs.SetOutput(w)
-	fmt.Fprint(w, camerasUsage)
-	fs.PrintDefaults()
+	printHelp(w, camerasUsage, fs)
 }
 
 // camerasCmd adds, removes and lists cameras.

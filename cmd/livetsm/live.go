@@ -77,9 +77,7 @@ func newLiveFlags() (*flag.FlagSet, *liveConfig) {
 // printLiveHelp writes the live commands' usage and flags to w.
 func printLiveHelp(w io.Writer) {
 	fs, _ := newLiveFlags()
-	fs.SetOutput(w)
-	fmt.Fprint(w, liveUsage)
-	fs.PrintDefaults()
+	printHelp(w, liveUsage, fs)
 }
 
 // liveCmd runs live recognition on one source: `livetsm --rtsp URL`, etc.

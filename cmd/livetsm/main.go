@@ -110,3 +110,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
 }
+
+// printHelp writes a command's usage text and then its flags to w.
+func printHelp(w io.Writer, usage string, fs *flag.FlagSet) {
+	fs.SetOutput(w)
+	fmt.Fprint(w, usage)
+	fs.PrintDefaults()
+}

@@ -72,9 +72,7 @@ func newServeFlags() (*flag.FlagSet, *serveConfig) {
 // printServeHelp writes the serve command's usage and flags to w.
 func printServeHelp(w io.Writer) {
 	fs, _ := newServeFlags()
-	fs.SetOutput(w)
-	fmt.Fprint(w, serveUsage)
-	fs.PrintDefaults()
+	printHelp(w, serveUsage, fs)
 }
 
 // hasSourceFlag reports whether args name a live source (--rtsp, --camera,

@@ -77,9 +77,7 @@ func newWorkerFlags() (*flag.FlagSet, *workerConfig) {
 
 func printWorkerHelp(w io.Writer) {
 	fs, _ := newWorkerFlags()
-	fs.SetOutput(w)
-	fmt.Fprint(w, workerUsage)
-	fs.PrintDefaults()
+	printHelp(w, workerUsage, fs)
 }
 
 // check validates the flags.
