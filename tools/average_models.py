@@ -5,9 +5,10 @@
 The inputs must be runs of the same network fine-tuned from the same start
 (for example two train.py runs with --init of one model and different --seed
 or --lr), or that start and a run from it: their weights then lie in one
-basin, and the average is usually better than either (Wortsman et al., "Model soups", ICML 2022). Float tensors,
-BN running statistics included, are averaged in float32; integer tensors (BN
-num_batches_tracked) take the largest. Every input must have the same tensor
+basin, and the average is usually better than either (Wortsman et al.,
+"Model soups", ICML 2022). Float tensors, BN running statistics included,
+are averaged in float32; integer tensors (BN num_batches_tracked) take the
+largest. Every input must have the same tensor
 names and shapes and the same network metadata (arch, width, input size,
 labels, shift blocks), or nothing is written. The output keeps the first
 input's metadata, with `steps` listing each input's steps and

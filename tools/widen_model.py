@@ -116,9 +116,10 @@ def widen(old_sd, old_width, new_width, seed=0):
         put(p + "3.weight", [m_h, None, None, None])
         bn(p + "4.", m_h, False)
         put(p + "6.weight", [m_out, m_h, None, None])
-        out[p + "6.weight"][:, fresh(m_h)] = 0
+        f_h = fresh(m_h)
+        out[p + "6.weight"][:, f_h] = 0
         bn(p + "7.", m_out, True)
-        movers.append((p + "6.weight", (slice(None), fresh(m_h))))
+        movers.append((p + "6.weight", (slice(None), f_h)))
         if not fo.use_res:
             movers.append((p + "7.weight", fresh(m_out)))
         m_in = m_out
