@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gorgonia.org/tensor"
+	"github.com/livetsm/livetsm/onlinetsm/internal/paritytest"
 )
 
 // parityFile is onlinetsm/testdata/parity.json, written by tools/make_fixtures.py.
@@ -34,34 +34,12 @@ func readParity(t *testing.T) parityFile {
 	return p
 }
 
-// syntheticFrame reproduces tools/tsm_reference.py's synthetic_frame.
-func syntheticFrame(t, size int) *tensor.Dense {
-	data := make([]float32, 3*size*size)
-	for c := 0; c < 3; c++ {
-		for y := 0; y < size; y++ {
-			for x := 0; x < size; x++ {
-				fx, fy, fc, ft := float64(x), float64(y), float64(c), float64(t)
-				v := math.Sin(0.05*fx*(fc+1)+0.07*fy+0.9*ft+fc)*1.5 + 0.2*math.Cos(0.013*fx*fy+ft)
-				data[(c*size+y)*size+x] = float32(v)
-			}
-		}
-	}
-	return tensor.New(tensor.WithShape(3, size, size), tensor.WithBacking(data))
-}
-
-// relErr is max|got−want| / max|want| (the absolute error when want is all
-// zeros).
-func relErr(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		num = max(num, math.Abs(float64(got[i])-float64(want[i])))
-		den = max(den, math.Abs(float64(want[i])))
-	}
-	if den == 0 {
-		return num
-	}
-	return num / den
-}
+// syntheticFrame and relErr are the parity tests' frames and error measure,
+// shared with the default model's parity test.
+var (
+	syntheticFrame = paritytest.SyntheticFrame
+	relErr         = paritytest.RelErr
+)
 
 func TestParityWithPyTorch(t *testing.T) {
 	ref := readParity(t)

@@ -1,0 +1,41 @@
+// Package paritytest holds what the engine's PyTorch parity tests share with
+// the fixtures' Python side (tools/tsm_reference.py): the deterministic test
+// frames and the error measure.
+package paritytest
+
+import (
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// SyntheticFrame returns test frame t, shape (3, size, size), as
+// tools/tsm_reference.py's synthetic_frame computes it (float64, then
+// rounded to float32), so both sides feed the model the same input.
+func SyntheticFrame(t, size int) *tensor.Dense {
+	data := make([]float32, 3*size*size)
+	for c := 0; c < 3; c++ {
+		for y := 0; y < size; y++ {
+			for x := 0; x < size; x++ {
+				fx, fy, fc, ft := float64(x), float64(y), float64(c), float64(t)
+				v := math.Sin(0.05*fx*(fc+1)+0.07*fy+0.9*ft+fc)*1.5 + 0.2*math.Cos(0.013*fx*fy+ft)
+				data[(c*size+y)*size+x] = float32(v)
+			}
+		}
+	}
+	return tensor.New(tensor.WithShape(3, size, size), tensor.WithBacking(data))
+}
+
+// RelErr is max|got−want| / max|want| (the absolute error when want is all
+// zeros).
+func RelErr(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		num = max(num, math.Abs(float64(got[i])-float64(want[i])))
+		den = max(den, math.Abs(float64(want[i])))
+	}
+	if den == 0 {
+		return num
+	}
+	return num / den
+}
