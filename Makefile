@@ -9,10 +9,12 @@ BIN     := bin/livetsm
 APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
 # Photographs only: installed without their recommends (dask, pytest).
 APT_DATA_PKGS ?= python3-skimage opencv-doc
-# Debian's PyTorch, only for regenerating fixtures and the bench harness (never in CI).
+# Debian's PyTorch: the tools' tests (make test-tools, part of make test),
+# regenerating fixtures, training and the bench harness.
 PY      := /usr/bin/python3
+TOOLS_PKGS ?= python3-torch
 
-.PHONY: all deps build test vet fuzz demo demo-terminal bench evalcross screenshot loadtest fixtures clean
+.PHONY: all deps tools-deps build test test-tools vet fuzz demo demo-terminal bench evalcross screenshot loadtest fixtures clean
 
 all: build
 
@@ -37,10 +39,21 @@ vet:
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) build ./onlinetsm/... ./cache/... ./stream ./stream/synth ./crosseval ./cluster
 
-test: deps vet
+test: deps vet test-tools
 	$(GO) test -count=1 -timeout 25m ./...
 	$(GO) test -count=1 -race -run 'Concurrent' ./onlinetsm/...
 	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 20s -fuzzminimizetime 5s ./onlinetsm/internal/ckpt/
+
+# The Python tools that make and ship the default model (tools/test_*.py):
+# targets, smoothing, safetensors, averaging, widening, the parity fixture and
+# the generator's stream format read from a built livetsm.
+test-tools: build tools-deps
+	LIVETSM_BIN=$(CURDIR)/$(BIN) $(PY) -m unittest discover -s tools -p 'test_*.py'
+
+tools-deps:
+	@dpkg -s $(TOOLS_PKGS) >/dev/null 2>&1 || { echo "installing: $(TOOLS_PKGS)" >&2; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TOOLS_PKGS); }
 
 # The issue's bar: 60 s of fuzzing the loader finds nothing.
 fuzz:

@@ -1,0 +1,256 @@
+"""Tests of the tools that make and ship the default model (make test-tools).
+
+    /usr/bin/python3 -m unittest discover -s tools -p 'test_*.py'
+
+They need Debian's python3-torch. LIVETSM_BIN names a built livetsm for the
+test of the generator's stream format (make test-tools builds one); without it
+that test fails rather than skips.
+"""
+import argparse
+import hashlib
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import average_models  # noqa: E402
+import ship_model  # noqa: E402
+import train  # noqa: E402
+import widen_model  # noqa: E402
+from tsm_reference import OnlineTSM, forward_clip, randomize, synthetic_frame  # noqa: E402
+
+NONE = train.NO_GESTURE
+
+
+def targets_args(**kw):
+    a = dict(onset=0.5, hold_seconds=0.4, fade_seconds=0.27, fps=15)
+    a.update(kw)
+    return argparse.Namespace(**a)
+
+
+class FrameTargets(unittest.TestCase):
+    def test_table(self):
+        # hold 0.4 s and fade 0.27 s at 15 fps are 6 and 4 frames.
+        cases = [
+            ("no gesture", NONE, 24, 5, 11, {}, [NONE] * 24, [1] * 24),
+            ("no motion", 0, 10, 0, 0, {}, [NONE] * 10, [1] * 10),
+            ("gesture", 2, 24, 5, 11, {},
+             [NONE] * 8 + [2] * 9 + [NONE] * 7,
+             [1] * 5 + [0] * 3 + [1] * 9 + [0] * 4 + [1] * 3),
+            ("onset 0: labelled from the motion's start", 3, 24, 5, 11, {"onset": 0},
+             [NONE] * 5 + [3] * 12 + [NONE] * 7,
+             [1] * 17 + [0] * 4 + [1] * 3),
+            ("onset 1: still the motion's last frame", 3, 24, 5, 11, {"onset": 1},
+             [NONE] * 10 + [3] * 7 + [NONE] * 7,
+             [1] * 5 + [0] * 5 + [1] * 7 + [0] * 4 + [1] * 3),
+            ("hold past the clip's end", 6, 16, 8, 14, {},
+             [NONE] * 11 + [6] * 5,
+             [1] * 8 + [0] * 3 + [1] * 5),
+        ]
+        for name, label, t, start, end, kw, want_y, want_w in cases:
+            with self.subTest(name):
+                y, w = train.frame_targets(label, t, start, end, targets_args(**kw))
+                self.assertEqual(y.tolist(), want_y)
+                self.assertEqual(w.tolist(), want_w)
+
+    def test_batch_pads_without_weight(self):
+        args = targets_args(frames=8)
+        clips = [(1, np.full((6, 4, 4, 3), 7, np.uint8), 1, 3), (NONE, np.zeros((8, 4, 4, 3), np.uint8), 0, 0)]
+        x, y, w = train.batch_tensors(clips, args)
+        self.assertEqual(tuple(x.shape), (2, 8, 4, 4, 3))
+        self.assertEqual(x[0, 6:].abs().sum().item(), 0)
+        self.assertEqual(w[0, 6:].tolist(), [0, 0])
+        self.assertEqual(w[1].tolist(), [1] * 8)
+
+
+class ShownLabel(unittest.TestCase):
+    def logits(self, per_frame):
+        """One-hot-ish logits: frame i favours class per_frame[i] by 1."""
+        x = torch.zeros(len(per_frame), len(train.LABELS))
+        x[:, NONE] = 0.5
+        for i, c in enumerate(per_frame):
+            x[i, c] += 1
+        return x
+
+    def test_table(self):
+        cases = [
+            ("rest", [NONE] * 20, NONE),
+            ("a gesture from the first frame", [4] * 20, 4),
+            # One frame of a gesture among rest is averaged away over 12 frames.
+            ("a blip", [NONE] * 10 + [2] + [NONE] * 9, NONE),
+            # The window's average flips once 10 of its 12 frames favour the gesture.
+            ("a gesture after rest", [NONE] * 12 + [1] * 10, 1),
+            ("too short to flip", [NONE] * 12 + [1] * 8, NONE),
+            ("the first gesture shown wins", [NONE] * 12 + [1] * 12 + [5] * 12, 1),
+        ]
+        for name, frames, want in cases:
+            with self.subTest(name):
+                self.assertEqual(train.shown_label(self.logits(frames)), want)
+
+    def test_window(self):
+        # Rest then 6 gesture frames: a 12-frame window has not flipped yet
+        # (No gesture 12, the gesture 6), a 4-frame one has (2 against 4).
+        frames = [NONE] * 12 + [3] * 6
+        self.assertEqual(train.shown_label(self.logits(frames), window=12), NONE)
+        self.assertEqual(train.shown_label(self.logits(frames), window=4), 3)
+
+
+def small_state(seed, width=0.5):
+    model = randomize(OnlineTSM(num_classes=len(train.LABELS), width=width), torch.Generator().manual_seed(seed))
+    return model.state_dict()
+
+
+class Safetensors(unittest.TestCase):
+    def test_round_trip(self):
+        state = small_state(1)
+        meta = {"labels": json.dumps(train.LABELS), "width": 0.5}
+        with tempfile.TemporaryDirectory() as d:
+            for half, tol in ((False, 0.0), (True, 2e-3)):
+                with self.subTest(half=half):
+                    path = os.path.join(d, "m.safetensors")
+                    train.write_safetensors(path, state, meta, half=half)
+                    back, m = train.read_safetensors(path)
+                    self.assertEqual(m, {"labels": meta["labels"], "width": "0.5"})
+                    self.assertEqual(sorted(back), sorted(state))
+                    for k, t in state.items():
+                        b = back[k]
+                        self.assertEqual(tuple(b.shape), tuple(t.shape), k)
+                        if t.dtype == torch.int64:
+                            self.assertEqual(b.dtype, torch.int64, k)
+                            self.assertTrue(torch.equal(b, t), k)
+                        else:
+                            self.assertEqual(b.dtype, torch.float16 if half else torch.float32, k)
+                            err = (b.float() - t).abs().max().item()
+                            self.assertLessEqual(err, tol * (1 + t.abs().max().item()), k)
+                    with open(path, "rb") as f:
+                        n = struct.unpack("<Q", f.read(8))[0]
+                    self.assertEqual((8 + n) % 8, 0, "data must start 8-aligned")
+
+
+class Average(unittest.TestCase):
+    def write(self, d, name, state, **meta):
+        m = {"format": "livetsm", "arch": "mobilenetv2_tsm_online", "width": "0.5", "input_size": "112",
+             "labels": json.dumps(train.LABELS), "shift_blocks": "[2, 4]", "steps": name}
+        m.update(meta)
+        path = os.path.join(d, name + ".safetensors")
+        train.write_safetensors(path, state, m)
+        return path
+
+    def test_mean(self):
+        a, b = small_state(1), small_state(2)
+        b = {k: (v + 10 if not v.is_floating_point() else v) for k, v in b.items()}
+        with tempfile.TemporaryDirectory() as d:
+            out, meta, half = average_models.average([self.write(d, "a", a), self.write(d, "b", b)])
+        self.assertFalse(half)
+        self.assertEqual(meta["steps"], "average of a, b")
+        self.assertEqual(meta["heldout_accuracy"], "")
+        for k in a:
+            if a[k].is_floating_point():
+                self.assertTrue(torch.allclose(out[k], (a[k] + b[k]) / 2, atol=1e-6), k)
+            else:
+                self.assertTrue(torch.equal(out[k], torch.maximum(a[k], b[k])), k)
+
+    def test_refuses(self):
+        a = small_state(1)
+        wider = small_state(2, width=0.75)
+        fewer = {k: v for k, v in a.items() if not k.startswith("classifier")}
+        cases = [
+            ("metadata", lambda d: self.write(d, "b", a, shift_blocks="[2]"), "shift_blocks"),
+            ("names", lambda d: self.write(d, "b", fewer), "names differ"),
+            ("shapes", lambda d: self.write(d, "b", {k: wider.get(k, v) for k, v in a.items()}), "shape"),
+        ]
+        for name, other, msg in cases:
+            with self.subTest(name), tempfile.TemporaryDirectory() as d:
+                with self.assertRaisesRegex(ValueError, msg):
+                    average_models.average([self.write(d, "a", a), other(d)])
+
+
+class Widen(unittest.TestCase):
+    def test_same_function(self):
+        old = small_state(3)
+        old_model, model, movers = widen_model.widen(old, 0.5, 0.75)
+        widen_model.check(old_model, model, movers, size=64, frames=3)  # raises on a difference
+        x = torch.randn(1, 3, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+        old_model.eval()
+        model.eval()
+        with torch.no_grad():
+            a, b = forward_clip(old_model, x), forward_clip(model, x)
+        self.assertLess((a - b).abs().max().item(), 1e-4 * a.abs().max().item())
+        self.assertGreater(sum(p.numel() for p in model.parameters()),
+                           sum(p.numel() for p in old_model.parameters()))
+
+
+class SelfTest(unittest.TestCase):
+    def test_clip_forward_is_online_stepping(self):
+        with tempfile.TemporaryDirectory() as d:
+            train.selftest(argparse.Namespace(width=0.5, frames=4, size=64, out=d, half=True))
+            self.assertTrue(os.path.exists(os.path.join(d, "selftest.safetensors")))
+
+
+class Parity(unittest.TestCase):
+    def test_fixture_of_an_export(self):
+        state = small_state(4)
+        meta = {"labels": json.dumps(train.LABELS), "width": "0.5", "input_size": "64", "shift_blocks": "[2, 4, 5]"}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.safetensors")
+            train.write_safetensors(path, state, meta, half=True)
+            fx = ship_model.parity(path, frames=3)
+            with open(path, "rb") as f:
+                self.assertEqual(fx["sha256"], hashlib.sha256(f.read()).hexdigest())
+            back, _ = train.read_safetensors(path)
+        self.assertEqual((fx["size"], fx["frames"], len(fx["logits"])), (64, 3, 3))
+        # The same logits from the clip path (forward_clip), with the shift
+        # blocks of the metadata and the float16 weights.
+        model = OnlineTSM(num_classes=len(train.LABELS), width=0.5)
+        for i, block in enumerate(model.features[1:-1]):
+            block.shift = i in (2, 4, 5)
+        train.load_export(model, back)
+        model.eval()
+        with torch.no_grad():
+            clip = forward_clip(model, torch.stack([synthetic_frame(t, 64) for t in range(3)]).unsqueeze(0))[0]
+        got = torch.tensor(fx["logits"])
+        self.assertLess((got - clip).abs().max().item(), 1e-4 * clip.abs().max().item())
+
+
+class StreamFormat(unittest.TestCase):
+    def test_go_generator(self):
+        binary = os.environ.get("LIVETSM_BIN")
+        self.assertTrue(binary, "LIVETSM_BIN must name a built livetsm (make test-tools sets it)")
+        out = subprocess.run([binary, "synth", "--stream", "--size", "32", "--frames", "10", "--min-frames", "6",
+                              "--count", "9", "--balanced", "--seed", "7"],
+                             check=True, capture_output=True).stdout
+        f = io.BytesIO(out)
+        labels = []
+        while True:
+            clip = train.read_clip(f)
+            if clip is None:
+                break
+            label, frames, start, end = clip
+            labels.append(label)
+            self.assertEqual(frames.shape[1:], (32, 32, 3))
+            self.assertTrue(6 <= frames.shape[0] <= 10, frames.shape)
+            if label == NONE:
+                self.assertEqual((start, end), (0, 0))
+            else:
+                self.assertTrue(0 <= start < end <= frames.shape[0], (start, end))
+        self.assertEqual(sorted(labels), list(range(len(train.LABELS))))
+
+    def test_bad_input(self):
+        hdr = train.MAGIC + bytes([1, 0]) + struct.pack("<HHHHH", 2, 4, 4, 0, 1)
+        cases = [("bad magic", b"XXXX" + hdr[4:], "bad magic"), ("truncated", hdr + b"\0" * 10, "truncated")]
+        for name, data, msg in cases:
+            with self.subTest(name), self.assertRaisesRegex(RuntimeError, msg):
+                train.read_clip(io.BytesIO(data))
+        self.assertIsNone(train.read_clip(io.BytesIO(b"")))
+
+
+if __name__ == "__main__":
+    unittest.main()
