@@ -4,8 +4,5 @@ package onlinetsm
 // blocks run stream by stream and those run batched.
 func SetBatchPlane(b *Batch, plane int) { b.setPlane(plane) }
 
-// RelErr is the parity tests' relative error, max|got−want| / max|want|.
-var RelErr = relErr
-
 // EachKernelPath runs f once per available kernel path, as subtests.
 var EachKernelPath = eachKernelPath

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
+
 	"github.com/livetsm/livetsm/onlinetsm"
 )
 
@@ -87,7 +89,7 @@ func TestStepBatchMatchesSolo(t *testing.T) {
 				}
 				for k, i := range idx {
 					w := want[i][f-frameOffset(i, tc.streams, tc.join)]
-					if e := onlinetsm.RelErr(out[k], w); e > 1e-5 {
+					if e := paritytest.RelErr(out[k], w); e > 1e-5 {
 						t.Errorf("frame %d, stream %d (position %d): relative error %.3g > 1e-5", f, i, k, e)
 					}
 				}
@@ -206,7 +208,7 @@ func TestStepBatchConcurrent(t *testing.T) {
 					return
 				}
 				for i := range out {
-					if e := onlinetsm.RelErr(out[i], want[i][f]); e > 1e-5 {
+					if e := paritytest.RelErr(out[i], want[i][f]); e > 1e-5 {
 						t.Errorf("goroutine %d, frame %d, stream %d: relative error %.3g", g, f, i, e)
 					}
 				}

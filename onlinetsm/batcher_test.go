@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
+
 	"go.uber.org/goleak"
 
 	"github.com/livetsm/livetsm/onlinetsm"
@@ -61,7 +63,7 @@ func TestBatcherNoCrossTalk(t *testing.T) {
 							t.Error(err)
 							return
 						}
-						if e := onlinetsm.RelErr(got, want[f]); e > 1e-5 {
+						if e := paritytest.RelErr(got, want[f]); e > 1e-5 {
 							t.Errorf("stream %d, frame %d: relative error %.3g against a solo run", i, f, e)
 						}
 					}
@@ -117,7 +119,7 @@ func TestBatcherBadFrame(t *testing.T) {
 	if err != nil {
 		t.Fatalf("good stream: %v", err)
 	}
-	if e := onlinetsm.RelErr(got, want); e > 1e-5 {
+	if e := paritytest.RelErr(got, want); e > 1e-5 {
 		t.Errorf("good stream: relative error %.3g", e)
 	}
 	if badErr == nil || !strings.Contains(badErr.Error(), "frame value 3") {

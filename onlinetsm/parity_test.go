@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/livetsm/livetsm/onlinetsm/internal/paritytest"
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 // parityFile is onlinetsm/testdata/parity.json, written by tools/make_fixtures.py.

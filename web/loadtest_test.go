@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
+
 	"go.uber.org/goleak"
 
 	"github.com/livetsm/livetsm/onlinetsm"
@@ -221,7 +223,7 @@ func runSynthetic(t *testing.T, m *onlinetsm.Model, n, maxBatch int, wait, dur t
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := relErr(r.logits[k], want); e > 1e-5 {
+			if e := paritytest.RelErr(r.logits[k], want); e > 1e-5 {
 				t.Errorf("stream %d, frame %d: relative error %.3g against a solo run (cross-talk)", si, seq, e)
 				break
 			}
@@ -233,19 +235,6 @@ func runSynthetic(t *testing.T, m *onlinetsm.Model, n, maxBatch int, wait, dur t
 		t.Errorf("%d streams: no predictions", n)
 	}
 	return res
-}
-
-// relErr is max|got−want| / max|want|.
-func relErr(got, want []float32) float64 {
-	var e, mx float64
-	for i := range want {
-		e = max(e, math.Abs(float64(got[i])-float64(want[i])))
-		mx = max(mx, math.Abs(float64(want[i])))
-	}
-	if mx == 0 {
-		return e
-	}
-	return e / mx
 }
 
 // runWebRTC connects n pion clients sending VP8 at 15 frames/s to a fresh

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
 	"github.com/livetsm/livetsm/onlinetsm"
-	"github.com/livetsm/livetsm/onlinetsm/internal/paritytest"
 )
 
 // parityFile is testdata/parity.json, written by tools/ship_model.py with the

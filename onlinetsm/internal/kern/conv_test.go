@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 // convRef is a direct (seven-loop) convolution over C×T×H×W input, in
@@ -59,16 +61,6 @@ func convTestRand(rng *rand.Rand, n int) []float32 {
 	return x
 }
 
-// convMaxRelErr is max|got−want| / max(max|want|, 1e-6).
-func convMaxRelErr(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		num = math.Max(num, math.Abs(float64(got[i])-float64(want[i])))
-		den = math.Max(den, math.Abs(float64(want[i])))
-	}
-	return num / math.Max(den, 1e-6)
-}
-
 type convCase struct {
 	cout int
 	g    ConvGeom
@@ -110,13 +102,13 @@ func testConv(t *testing.T, cases []convCase) {
 				want := convRef(w, c.cout, in, c.g, bias, res, c.act)
 				out := make([]float32, c.cout*n)
 				Conv(p, &s, NewMat(w, c.cout, c.g.K()), in, c.g, bias, res, c.act, out)
-				if e := convMaxRelErr(out, want); e > 1e-5 {
+				if e := paritytest.RelErr(out, want); e > 1e-5 {
 					t.Fatalf("rel err %.3g", e)
 				}
 				if c.res { // out aliasing res
 					alias := append([]float32(nil), res...)
 					Conv(p, &s, NewMat(w, c.cout, c.g.K()), in, c.g, bias, alias, c.act, alias)
-					if e := convMaxRelErr(alias, want); e > 1e-5 {
+					if e := paritytest.RelErr(alias, want); e > 1e-5 {
 						t.Fatalf("aliased: rel err %.3g", e)
 					}
 				}

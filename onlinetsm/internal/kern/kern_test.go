@@ -6,6 +6,8 @@ import (
 	"math/rand"
 	"sync"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 // paths runs f once per kernel path this CPU and build support, as subtests
@@ -42,23 +44,6 @@ func nanSlice(n int) []float32 {
 	return s
 }
 
-// relErr is max|got−want| / max|want| (NaN in got counts as infinite error).
-func relErr(got, want []float32) float64 {
-	var maxErr, maxVal float64
-	for i := range want {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(g) || math.IsInf(g, 0) {
-			return math.Inf(1)
-		}
-		maxErr = max(maxErr, math.Abs(g-w))
-		maxVal = max(maxVal, math.Abs(w))
-	}
-	if maxVal == 0 {
-		return maxErr
-	}
-	return maxErr / maxVal
-}
-
 const tol = 1e-5
 
 func check(t *testing.T, what string, got, want []float32) {
@@ -66,7 +51,7 @@ func check(t *testing.T, what string, got, want []float32) {
 	if len(got) != len(want) {
 		t.Fatalf("%s: len %d, want %d", what, len(got), len(want))
 	}
-	if e := relErr(got, want); e > tol {
+	if e := paritytest.RelErr(got, want); e > tol {
 		t.Errorf("%s: relative error %.3g > %g", what, e, tol)
 	}
 }
