@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
+
 	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
@@ -45,15 +47,6 @@ func fixtureFrames(t *testing.T, size, n int) [][]float32 {
 		frames[i] = f
 	}
 	return frames
-}
-
-func relMaxErr(got, want []float32) float64 {
-	var num, den float64
-	for i := range want {
-		num = max(num, math.Abs(float64(got[i])-float64(want[i])))
-		den = max(den, math.Abs(float64(want[i])))
-	}
-	return num / den
 }
 
 // TestParityWithPyTorch compares the consensus logits of two views
@@ -108,7 +101,7 @@ func TestParityWithPyTorch(t *testing.T) {
 							if err != nil {
 								t.Fatal(err)
 							}
-							e := relMaxErr(got, fx.Logits[v])
+							e := paritytest.RelErr(got, fx.Logits[v])
 							t.Logf("%s threads %d view %d: max|Go−PyTorch|/max|PyTorch| = %.2g", c.name, threads, v, e)
 							if e > 1e-4 {
 								t.Errorf("view %d: relative error %.3g > 1e-4\n got %v\nwant %v", v, e, got, fx.Logits[v])
@@ -152,7 +145,7 @@ func TestShiftMatters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if relMaxErr(a, b) < 1e-6 {
+	if paritytest.RelErr(a, b) < 1e-6 {
 		t.Error("swapping two segments does not change the logits: no temporal shift?")
 	}
 	c, err := m.LogitsData(frames, 64, 64)
