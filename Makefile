@@ -91,8 +91,11 @@ screenshot: deps
 loadtest: deps
 	LIVETSM_LOADTEST=long $(GO) test -count=1 -timeout 30m -run '^TestLoad$$' -v ./web/
 
+# PyTorch's parity fixtures, by hand: the engine's (a random width-0.35
+# model) and the embedded default model's.
 fixtures:
 	$(PY) tools/make_fixtures.py
+	$(PY) tools/ship_model.py --fixture-only
 
 clean:
 	rm -rf bin
