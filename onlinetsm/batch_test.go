@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/livetsm/livetsm/internal/paritytest"
-
 	"github.com/livetsm/livetsm/onlinetsm"
 )
 

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livetsm/livetsm/internal/paritytest"
-
 	"go.uber.org/goleak"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
 	"github.com/livetsm/livetsm/onlinetsm"
 )
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/livetsm/livetsm/internal/paritytest"
-
 	"github.com/livetsm/livetsm/onlinetsm"
 	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
