@@ -13,6 +13,8 @@ APT_DATA_PKGS ?= python3-skimage opencv-doc
 # regenerating fixtures, training and the bench harness.
 PY      := /usr/bin/python3
 TOOLS_PKGS ?= python3-torch
+# apt-get as root, or through sudo otherwise.
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: all deps tools-deps build test test-tools vet fuzz demo demo-terminal bench evalcross screenshot loadtest fixtures clean
 
@@ -24,10 +26,9 @@ deps:
 	data=""; for p in $(APT_DATA_PKGS); do dpkg -s $$p >/dev/null 2>&1 || data="$$data $$p"; done; \
 	if [ -n "$$missing$$data" ]; then \
 		echo "installing:$$missing$$data" >&2; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq || exit 1; \
-		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing || exit 1; fi; \
-		if [ -n "$$data" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$data || exit 1; fi; \
+		$(SUDO) apt-get update -qq || exit 1; \
+		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing || exit 1; fi; \
+		if [ -n "$$data" ]; then DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$data || exit 1; fi; \
 	fi
 
 build: deps
@@ -52,8 +53,7 @@ test-tools: build tools-deps
 
 tools-deps:
 	@dpkg -s $(TOOLS_PKGS) >/dev/null 2>&1 || { echo "installing: $(TOOLS_PKGS)" >&2; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(TOOLS_PKGS); }
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TOOLS_PKGS); }
 
 # The issue's bar: 60 s of fuzzing the loader finds nothing.
 fuzz:
