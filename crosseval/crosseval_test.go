@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 // moments are the area, centroid and orientation of a coverage mask.
@@ -318,7 +320,7 @@ func TestScoreAndReport(t *testing.T) {
 	}
 	rep := NewReport("test")
 	res := Score(plan(SwipingLeft), []Shown{{0, "Swiping Up"}, {0.5, NoGestureLabel}, {0.6, NoGestureLabel}, {2.7, "Swiping Left"}, {3.2, NoGestureLabel}})
-	if !res.Right || res.Answer != "Swiping Left" || res.Early != "Swiping Up" || math.Abs(res.Delay-0.7) > 1e-9 || len(res.Shown) != 4 {
+	if !res.Right || res.Answer != "Swiping Left" || res.Early != "Swiping Up" || !paritytest.Near(res.Delay, 0.7, 1e-9) || len(res.Shown) != 4 {
 		t.Errorf("Score: %+v", res)
 	}
 	rep.Add(res)
@@ -447,7 +449,7 @@ func TestRaster(t *testing.T) {
 			}
 			sum := 0.0
 			r.take(func(_ int, a float32) { sum += float64(a) })
-			if math.Abs(sum-tt.area) > 0.1 {
+			if !paritytest.Near(sum, tt.area, 0.1) {
 				t.Errorf("coverage %.3f, want %.1f", sum, tt.area)
 			}
 			for _, v := range r.cov {

@@ -8,6 +8,7 @@ import (
 
 	"gorgonia.org/tensor"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
 	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt"
 )
 
@@ -36,7 +37,7 @@ func TestWidthsAndSizes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("width %v: %v", tc.width, err)
 		}
-		if math.Abs(m.Width()-tc.width) > 0.05 {
+		if !paritytest.Near(m.Width(), tc.width, 0.05) {
 			t.Errorf("inferred width %v, want ≈%v", m.Width(), tc.width)
 		}
 		logits, err := m.NewStream().Step(syntheticFrame(0, tc.size))

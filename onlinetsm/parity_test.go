@@ -2,7 +2,6 @@ package onlinetsm
 
 import (
 	"encoding/json"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,7 +55,7 @@ func TestParityWithPyTorch(t *testing.T) {
 				if m.Format() != file.format {
 					t.Errorf("%s: format %q, want %q", file.name, m.Format(), file.format)
 				}
-				if m.Classes() != ref.Classes || math.Abs(m.Width()-ref.Width) > 1e-9 {
+				if m.Classes() != ref.Classes || !paritytest.Near(m.Width(), ref.Width, 1e-9) {
 					t.Errorf("%s: %d classes width %v, want %d and %v", file.name, m.Classes(), m.Width(), ref.Classes, ref.Width)
 				}
 				s := m.NewStream()

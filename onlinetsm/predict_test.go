@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 func TestSoftmax(t *testing.T) {
@@ -24,7 +26,7 @@ func TestSoftmax(t *testing.T) {
 				t.Fatalf("len %d, want %d", len(got), len(tc.want))
 			}
 			for i := range got {
-				if math.Abs(float64(got[i]-tc.want[i])) > 1e-6 {
+				if !paritytest.Near(float64(got[i]), float64(tc.want[i]), 1e-6) {
 					t.Fatalf("got %v, want %v", got, tc.want)
 				}
 			}

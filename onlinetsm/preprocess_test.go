@@ -3,9 +3,10 @@ package onlinetsm
 import (
 	"image"
 	"image/color"
-	"math"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 func TestPreprocess(t *testing.T) {
@@ -41,7 +42,7 @@ func TestPreprocess(t *testing.T) {
 		rgb  [3]float32
 	}{{"left", 100, 10, [3]float32{255, 0, 0}}, {"right", 100, 210, [3]float32{0, 0, 255}}} {
 		for c := 0; c < 3; c++ {
-			if got, want := at(c, tc.y, tc.x), norm(tc.rgb[c], c); math.Abs(float64(got-want)) > 1e-5 {
+			if got, want := at(c, tc.y, tc.x), norm(tc.rgb[c], c); !paritytest.Near(float64(got), float64(want), 1e-5) {
 				t.Errorf("%s channel %d = %v, want %v", tc.name, c, got, want)
 			}
 		}

@@ -1,9 +1,10 @@
 package stream
 
 import (
-	"math"
 	"slices"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 // oneHot returns logits of n classes that favour class c.
@@ -56,7 +57,7 @@ func TestSmoother(t *testing.T) {
 				for _, p := range probs {
 					sum += float64(p)
 				}
-				if math.Abs(sum-1) > 1e-5 {
+				if !paritytest.Near(sum, 1, 1e-5) {
 					t.Fatalf("scores sum to %v", sum)
 				}
 			}
@@ -72,7 +73,7 @@ func TestSmootherScoresAreSoftmaxOfAverage(t *testing.T) {
 	s.Push([]float32{0, 2})
 	_, probs := s.Push([]float32{2, 0})
 	// The average is (1, 1): equal scores.
-	if math.Abs(float64(probs[0]-0.5)) > 1e-6 || math.Abs(float64(probs[1]-0.5)) > 1e-6 {
+	if !paritytest.Near(float64(probs[0]), 0.5, 1e-6) || !paritytest.Near(float64(probs[1]), 0.5, 1e-6) {
 		t.Errorf("scores %v, want [0.5 0.5]", probs)
 	}
 }

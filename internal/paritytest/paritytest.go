@@ -1,6 +1,7 @@
-// Package paritytest holds what the tests that compare logits share: the
-// deterministic test frames of the PyTorch fixtures (tools/tsm_reference.py's
-// synthetic_frame) and the relative error.
+// Package paritytest holds what the tests that compare computed numbers
+// share: the deterministic test frames of the PyTorch fixtures
+// (tools/tsm_reference.py's synthetic_frame), the relative error, and a
+// tolerance check that a NaN cannot pass.
 package paritytest
 
 import (
@@ -43,4 +44,11 @@ func RelErr(got, want []float32) float64 {
 		return num
 	}
 	return num / den
+}
+
+// Near reports whether got is within tol of want. A NaN in either is never
+// near, unlike a check written as math.Abs(got-want) > tol, which a NaN
+// passes because every comparison with NaN is false.
+func Near(got, want, tol float64) bool {
+	return math.Abs(got-want) <= tol
 }

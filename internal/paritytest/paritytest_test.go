@@ -26,6 +26,29 @@ func TestRelErr(t *testing.T) {
 	}
 }
 
+func TestNear(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name           string
+		got, want, tol float64
+		near           bool
+	}{
+		{"equal", 1, 1, 0, true},
+		{"within", 1.05, 1, 0.1, true},
+		{"on the edge", 0.5, 1, 0.5, true},
+		{"beyond", 1.2, 1, 0.1, false},
+		{"NaN got", nan, 1, 0.1, false},
+		{"NaN want", 1, nan, 0.1, false},
+		{"infinity", math.Inf(1), 1, 1e9, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := Near(tc.got, tc.want, tc.tol); n != tc.near {
+				t.Errorf("Near(%g, %g, %g) = %v, want %v", tc.got, tc.want, tc.tol, n, tc.near)
+			}
+		})
+	}
+}
+
 // The frames are the Python side's: values of tools/tsm_reference.py's
 // synthetic_frame(2, 5) as PyTorch computes them.
 func TestSyntheticFrame(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/livetsm/livetsm/internal/paritytest"
 )
 
 func TestLabels(t *testing.T) {
@@ -238,7 +240,7 @@ func TestPairsLookAlike(t *testing.T) {
 		t.Run(labels[tc.a]+"/"+tc.name, func(t *testing.T) {
 			ma, sa := stats(tc.a, tc.get)
 			mb, sb := stats(tc.b, tc.get)
-			if math.Abs(ma-mb) > tc.tol || math.Abs(sa-sb) > tc.tol {
+			if !paritytest.Near(ma, mb, tc.tol) || !paritytest.Near(sa, sb, tc.tol) {
 				t.Errorf("%s: %s mean %.3f sd %.3f, %s mean %.3f sd %.3f", tc.name, labels[tc.a], ma, sa, labels[tc.b], mb, sb)
 			}
 		})
@@ -347,7 +349,7 @@ func TestNoGestureFidgets(t *testing.T) {
 			lo, hi = min(lo, q.curl), max(hi, q.curl)
 		}
 		f, l := p.poses[0], p.poses[n-1]
-		if math.Abs(l.s/f.s-1) > 0.1 {
+		if !paritytest.Near(l.s/f.s, 1, 0.1) {
 			t.Errorf("clip %d: the hand's size changes from %.1f to %.1f", k, f.s, l.s)
 		}
 		if hi-lo > 0.1 {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/livetsm/livetsm/internal/paritytest"
 	"github.com/livetsm/livetsm/onlinetsm/internal/ckpt/ckpttest"
 )
 
@@ -238,11 +239,11 @@ func TestCheckpointSafetensorsRoundTrip(t *testing.T) {
 						t.Fatalf("half %q[%d] = %v, want ±Inf for %v", k, i, g, w)
 					}
 				case aw >= 1.0/(1<<14):
-					if math.Abs(float64(g)-float64(w)) > aw/(1<<11) {
+					if !paritytest.Near(float64(g), float64(w), aw/(1<<11)) {
 						t.Fatalf("half %q[%d] = %v, too far from %v", k, i, g, w)
 					}
 				default:
-					if math.Abs(float64(g)-float64(w)) > 1.0/(1<<25) {
+					if !paritytest.Near(float64(g), float64(w), 1.0/(1<<25)) {
 						t.Fatalf("half %q[%d] = %v, too far from %v", k, i, g, w)
 					}
 				}
