@@ -423,6 +423,11 @@ func TestY4M(t *testing.T) {
 	if _, err := NewY4MWriter(&buf, 5, 2, 30); err == nil {
 		t.Error("an odd width is accepted")
 	}
+	for _, fps := range []float64{0, -1, 1e-4, 1001, math.NaN(), math.Inf(1)} {
+		if _, err := NewY4MWriter(&buf, 4, 2, fps); err == nil || !strings.Contains(err.Error(), "frame rate") {
+			t.Errorf("frame rate %v: error %v, want one naming the frame rate", fps, err)
+		}
+	}
 	if err := w.Write(image.NewRGBA(image.Rect(0, 0, 2, 2))); err == nil {
 		t.Error("a frame of the wrong size is accepted")
 	}

@@ -30,10 +30,10 @@ func NewY4MWriter(w io.Writer, width, height int, fps float64) (*Y4MWriter, erro
 	if width <= 0 || height <= 0 || width%2 != 0 || height%2 != 0 {
 		return nil, fmt.Errorf("y4m: frame size %d×%d must be positive and even", width, height)
 	}
-	if fps <= 0 {
-		return nil, fmt.Errorf("y4m: frame rate %g must be positive", fps)
+	num, den, err := rate(fps)
+	if err != nil {
+		return nil, fmt.Errorf("y4m: %w", err)
 	}
-	num, den := rate(fps)
 	bw := bufio.NewWriterSize(w, 1<<16)
 	if _, err := fmt.Fprintf(bw, "YUV4MPEG2 W%d H%d F%d:%d Ip A1:1 C420jpeg\n", width, height, num, den); err != nil {
 		return nil, fmt.Errorf("y4m: %w", err)
@@ -42,12 +42,15 @@ func NewY4MWriter(w io.Writer, width, height int, fps float64) (*Y4MWriter, erro
 }
 
 // rate returns fps as a fraction (integer rates as n:1, others in
-// thousandths).
-func rate(fps float64) (int, int) {
-	if fps == math.Round(fps) {
-		return int(fps), 1
+// thousandths), or an error when fps is not in [0.001, 1000].
+func rate(fps float64) (int, int, error) {
+	if !(fps >= 0.001 && fps <= 1000) { // NaN fails too
+		return 0, 0, fmt.Errorf("frame rate %g out of range [0.001, 1000]", fps)
 	}
-	return int(math.Round(fps * 1000)), 1000
+	if fps == math.Round(fps) {
+		return int(fps), 1, nil
+	}
+	return int(math.Round(fps * 1000)), 1000, nil
 }
 
 // Write appends one frame; img must be width×height.
@@ -124,7 +127,10 @@ func NewH264Writer(ctx context.Context, path string, width, height int, fps floa
 	if opts.Preset == "" {
 		opts.Preset = "veryfast"
 	}
-	num, den := rate(fps)
+	num, den, err := rate(fps)
+	if err != nil {
+		return nil, fmt.Errorf("h264: %w", err)
+	}
 	args := []string{
 		"-hide_banner", "-loglevel", "error", "-nostdin", "-y",
 		"-f", "rawvideo", "-pix_fmt", "rgb24", "-s", fmt.Sprintf("%dx%d", width, height),

@@ -28,6 +28,18 @@ func TestPublishedConfigShapes(t *testing.T) {
 	}
 }
 
+// NewRandom refuses widths outside (0, 4], NaN and infinities included.
+func TestRandomBadWidth(t *testing.T) {
+	for _, w := range []float64{0, -1, 4.5, math.NaN(), math.Inf(1)} {
+		if m, err := NewRandom(w, 5, 2); err == nil || !strings.Contains(err.Error(), "out of range") {
+			if m != nil {
+				m.Close()
+			}
+			t.Errorf("width %v: error %v, want out of range", w, err)
+		}
+	}
+}
+
 func TestWidthsAndSizes(t *testing.T) {
 	for _, tc := range []struct {
 		width float64

@@ -104,7 +104,7 @@ func scale(v []float32, k float64) []float32 {
 // the given width multiplier and class count, drawn from seed. It is meant
 // for benchmarks and tests: the weights recognise nothing.
 func NewRandom(width float64, classes int, seed uint64, opts ...Option) (*Model, error) {
-	if width <= 0 || width > 4 {
+	if !(width > 0 && width <= 4) { // NaN fails too
 		return nil, fmt.Errorf("onlinetsm: width %v out of range (0, 4]", width)
 	}
 	if classes <= 0 || classes > 100000 {

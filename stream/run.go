@@ -17,8 +17,9 @@ import (
 // Options configure Run. The zero value runs at the model's frame rate with
 // smoothing on.
 type Options struct {
-	// FPS is the rate frames are fed to the model; 0 means the model's
-	// metadata ("fps") or DefaultFPS.
+	// FPS is the rate frames are fed to the model; 0 (or less) means the
+	// model's metadata ("fps") or DefaultFPS. NaN or an infinity is an
+	// error.
 	FPS float64
 	// NoSmooth turns smoothing off: each prediction is the frame's own
 	// argmax and softmax.
@@ -125,6 +126,9 @@ type item struct {
 func Run(ctx context.Context, src Source, model *onlinetsm.Model, opts Options, sink func(Prediction) error) (Stats, error) {
 	if src == nil || model == nil || sink == nil {
 		return Stats{}, errors.New("stream: run: nil source, model or sink")
+	}
+	if math.IsNaN(opts.FPS) || math.IsInf(opts.FPS, 0) {
+		return Stats{}, fmt.Errorf("stream: run: FPS %g is not a finite number", opts.FPS)
 	}
 	r := &runner{
 		model: model,

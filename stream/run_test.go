@@ -7,7 +7,9 @@ import (
 	"image"
 	"image/color"
 	"io"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +126,21 @@ func collect(t *testing.T, src Source, m *onlinetsm.Model, opts Options) ([]Pred
 		t.Fatalf("Run: %v", err)
 	}
 	return got, st
+}
+
+// Run refuses a frame rate that is not a finite number before it reads.
+func TestRunNonFiniteFPS(t *testing.T) {
+	m := testModel(t)
+	for _, fps := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		src := &sliceSource{frames: framesAt(time.Now(), 3, 15)}
+		_, err := Run(context.Background(), src, m, Options{FPS: fps}, func(Prediction) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "not a finite number") {
+			t.Errorf("FPS %v: error %v, want not a finite number", fps, err)
+		}
+		if src.n != 0 {
+			t.Errorf("FPS %v: %d frames read", fps, src.n)
+		}
+	}
 }
 
 func TestRunFile(t *testing.T) {

@@ -33,6 +33,10 @@ type evalResult struct {
 
 // evalCmd runs the engine online over held-out synthetic gesture clips and
 // reports accuracy and a confusion matrix.
+// maxEvalFrames bounds the frames per clip of eval --synthetic, from the
+// flag or from the model's metadata.
+const maxEvalFrames = 1024
+
 func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	if slices.Contains(args, "--cross") || slices.Contains(args, "-cross") {
 		return evalCrossCmd(ctx, args, stdout, log)
@@ -54,6 +58,9 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if *clips <= 0 {
 		return errors.New("eval: --clips must be positive")
 	}
+	if *frames < 0 || *frames > maxEvalFrames {
+		return fmt.Errorf("eval: --frames %d out of range [0, %d]", *frames, maxEvalFrames)
+	}
 	if err := mf.validate(); err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
@@ -66,14 +73,11 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	n := *frames
 	if n == 0 {
 		n = 8
-		if v, err := strconv.Atoi(meta["frames"]); err == nil && v > 0 {
+		if v, err := strconv.Atoi(meta["frames"]); err == nil && v > 0 && v <= maxEvalFrames {
 			n = v
 		}
 	}
-	fps := 15.0
-	if v, err := strconv.ParseFloat(meta["fps"], 64); err == nil && v > 0 {
-		fps = v
-	}
+	fps := stream.ModelFPS(m)
 	// Which model class each gesture is: by name, so a model with other
 	// labels (or another order) is scored correctly or refused.
 	names := m.Labels()

@@ -221,7 +221,7 @@ func openSource(ctx context.Context, c *liveConfig, set map[string]bool, log *sl
 		if c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096 {
 			return nil, fmt.Errorf("--synthetic-width/height %d×%d out of range [16, 4096]", c.synthW, c.synthH)
 		}
-		if c.synthFPS <= 0 || c.synthFPS > 240 {
+		if !(c.synthFPS > 0 && c.synthFPS <= 240) { // NaN fails too
 			return nil, fmt.Errorf("--synthetic-fps %g out of range (0, 240]", c.synthFPS)
 		}
 		return stream.NewSynthetic(stream.SyntheticOptions{

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -188,6 +190,41 @@ func TestLiveErrors(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestNumberFlags: numeric flags out of range, NaN and infinities included
+// (flag parses "NaN" and "Inf" as numbers), are refused with the flag named,
+// before anything starts.
+func TestNumberFlags(t *testing.T) {
+	y4m := filepath.Join(t.TempDir(), "x.y4m")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--synthetic", "--fps", "NaN"}, "--fps NaN out of range"},
+		{[]string{"--synthetic", "--fps", "Inf"}, "--fps +Inf out of range"},
+		{[]string{"serve", "--fps", "NaN"}, "--fps NaN out of range"},
+		{[]string{"--synthetic", "--synthetic-fps", "NaN"}, "--synthetic-fps NaN out of range"},
+		{[]string{"--synthetic", "--synthetic-fps", "-Inf"}, "--synthetic-fps -Inf out of range"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--name", "w", "--synthetic-fps", "NaN"}, "--synthetic-fps NaN out of range"},
+		{[]string{"synth", "--y4m", y4m, "--fps", "NaN"}, "--fps NaN must be positive"},
+		{[]string{"synth", "--y4m", y4m, "--live-seconds", "NaN"}, "--live-seconds NaN out of range"},
+		{[]string{"synth", "--y4m", y4m, "--live-seconds", "Inf"}, "--live-seconds +Inf out of range"},
+		{[]string{"synth", "--y4m", y4m, "--live-seconds", "-1"}, "--live-seconds -1 out of range"},
+		{[]string{"bench", "--width", "NaN"}, "width NaN out of range"},
+		{[]string{"eval", "--synthetic", "--frames", "-3"}, "--frames -3 out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := run(context.Background(), tt.args, io.Discard, slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(y4m); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("synth wrote %s before refusing its flags (%v)", y4m, err)
 	}
 }
 

@@ -48,7 +48,7 @@ func (m *modelFlags) register(fs *flag.FlagSet, which int) {
 // validate checks the flags' values.
 func (m *modelFlags) validate() error {
 	switch {
-	case m.fps < 0 || m.fps > 1000:
+	case m.fps != 0 && !(m.fps > 0 && m.fps <= 1000): // NaN fails too
 		return fmt.Errorf("--fps %g out of range (0, 1000]", m.fps)
 	case m.threads < 0:
 		return errors.New("--threads must be 0 or more")

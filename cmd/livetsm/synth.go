@@ -19,6 +19,10 @@ import (
 	"github.com/livetsm/livetsm/stream/synth"
 )
 
+// maxLiveSeconds bounds synth --live-seconds (an hour of 320×240 at 15
+// fps is about 6 GB of YUV4MPEG2).
+const maxLiveSeconds = 3600
+
 const synthUsage = `usage:
   livetsm synth --y4m PATH [--class NAME|INDEX] [--frames N] [--width 320] [--height 240] [--fps 15] [--seed N]
       one clip as YUV4MPEG2 (for Chromium's --use-file-for-fake-video-capture)
@@ -69,6 +73,9 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	}
 	if *fps <= 0 || math.IsInf(*fps, 0) || math.IsNaN(*fps) {
 		return fmt.Errorf("synth: --fps %g must be positive", *fps)
+	}
+	if !(*liveSec >= 0 && *liveSec <= maxLiveSeconds) { // NaN fails too
+		return fmt.Errorf("synth: --live-seconds %g out of range [0, %d]", *liveSec, maxLiveSeconds)
 	}
 	if *frames < 0 || *frames > 0xffff {
 		return fmt.Errorf("synth: --frames %d out of range", *frames)

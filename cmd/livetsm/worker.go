@@ -98,7 +98,7 @@ func (c *workerConfig) check() error {
 		return errors.New("--reconnect-max must be positive")
 	case c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096:
 		return fmt.Errorf("--synthetic-width/height %d×%d out of range [16, 4096]", c.synthW, c.synthH)
-	case c.synthFPS <= 0 || c.synthFPS > 240:
+	case !(c.synthFPS > 0 && c.synthFPS <= 240): // NaN fails too
 		return fmt.Errorf("--synthetic-fps %g out of range (0, 240]", c.synthFPS)
 	case c.connectTimeout <= 0 || c.connectTimeout > time.Minute:
 		return fmt.Errorf("--connect-timeout %v out of range (0, 1m]", c.connectTimeout)

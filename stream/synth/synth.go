@@ -105,8 +105,9 @@ type Config struct {
 	// Width and Height are the frame size in pixels (e.g. 320×240 for the
 	// live source and .y4m files, 128×128 for training). Zero means 128.
 	Width, Height int
-	// FPS is the frame rate the motion is timed for (default 15): a gesture
-	// lasts about 0.3–1.5 s, so it spans more frames at a higher rate.
+	// FPS is the frame rate the motion is timed for: a gesture lasts about
+	// 0.3–1.5 s, so it spans more frames at a higher rate. A value that is
+	// not a positive finite number (0, say) means DefaultFPS.
 	FPS float64
 	// Seed selects the random sequence; the same Config gives the same
 	// frames.
@@ -133,7 +134,7 @@ func New(cfg Config) *Generator {
 	if cfg.Height <= 0 {
 		cfg.Height = 128
 	}
-	if cfg.FPS <= 0 {
+	if !(cfg.FPS > 0) || math.IsInf(cfg.FPS, 1) { // NaN too
 		cfg.FPS = DefaultFPS
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0x5eed_1ab5_c0ff_ee01)

@@ -35,6 +35,24 @@ func TestLabels(t *testing.T) {
 	}
 }
 
+// A frame rate that is not a positive finite number means DefaultFPS, and
+// the generator runs on it (a NaN once reached the motion code and panicked).
+func TestFPSDefault(t *testing.T) {
+	for _, fps := range []float64{0, -3, math.NaN(), math.Inf(1), math.Inf(-1)} {
+		g := New(Config{FPS: fps, Seed: 1})
+		if got := g.Config().FPS; got != DefaultFPS {
+			t.Errorf("FPS %v: Config().FPS %v, want %v", fps, got, float64(DefaultFPS))
+		}
+		live := g.Live()
+		for range 20 {
+			live.Next()
+		}
+		if c := g.Clip(SwipingLeft, 8); len(c.Frames) != 8 {
+			t.Errorf("FPS %v: %d frames", fps, len(c.Frames))
+		}
+	}
+}
+
 func TestClipSizesAndLabels(t *testing.T) {
 	for _, tc := range []struct {
 		w, h, n, class int
