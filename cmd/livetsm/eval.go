@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,16 +28,30 @@ type evalResult struct {
 	Correct   int      `json:"correct"`
 	Accuracy  float64  `json:"accuracy"`
 	Labels    []string `json:"labels"`
-	Confusion [][]int  `json:"confusion"` // [true class][predicted class]
-	Seconds   float64  `json:"seconds"`
+	Confusion [][]int  `json:"confusion"` // [true class][predicted class], at the clip's end
+	// Rest is the second score, with the stream going on past each clip
+	// (nil with --rest 0).
+	Rest    *restScore `json:"rest,omitempty"`
+	Seconds float64    `json:"seconds"`
 }
 
-// evalCmd runs the engine online over held-out synthetic gesture clips and
-// reports accuracy and a confusion matrix.
+// restScore scores the same clips with rest frames after each: the label the
+// user sees once the stream has gone on for Seconds after the clip.
+type restScore struct {
+	Seconds   float64 `json:"seconds"`
+	Frames    int     `json:"frames"`
+	Correct   int     `json:"correct"`
+	Accuracy  float64 `json:"accuracy"`
+	Confusion [][]int `json:"confusion"` // [true class][predicted class]
+}
+
 // maxEvalFrames bounds the frames per clip of eval --synthetic, from the
 // flag or from the model's metadata.
 const maxEvalFrames = 1024
 
+// evalCmd runs the engine online over held-out synthetic gesture clips and
+// reports accuracy and a confusion matrix, scored at each clip's end and
+// again after --rest seconds more of the stream (the hand at rest).
 func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	if slices.Contains(args, "--cross") || slices.Contains(args, "-cross") {
 		return evalCrossCmd(ctx, args, stdout, log)
@@ -46,6 +61,7 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	clips := fs.Int("clips", 500, "number of clips, classes in turn")
 	seed := fs.Uint64("seed", 2000003, "generator seed (training used seed 1 and held-out seed 1000003)")
 	frames := fs.Int("frames", 0, "frames per clip (default: the model's metadata, else 8)")
+	rest := fs.Float64("rest", 1.0, "seconds of rest after each clip for the second score (the stream going on, as after the cross evaluation's motions); 0: none")
 	var mf modelFlags
 	mf.register(fs, modelChoice)
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -60,6 +76,9 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	}
 	if *frames < 0 || *frames > maxEvalFrames {
 		return fmt.Errorf("eval: --frames %d out of range [0, %d]", *frames, maxEvalFrames)
+	}
+	if !(*rest >= 0 && *rest <= 10) { // NaN fails too
+		return fmt.Errorf("eval: --rest %g out of range [0, 10] seconds", *rest)
 	}
 	if err := mf.validate(); err != nil {
 		return fmt.Errorf("eval: %w", err)
@@ -98,9 +117,10 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	pre := m.Preprocessor()
 	frame := make([]float32, 3*m.InputSize()*m.InputSize())
 	res := evalResult{Model: name, Clips: *clips, Frames: n, Seed: *seed, Labels: names}
-	res.Confusion = make([][]int, len(names))
-	for i := range res.Confusion {
-		res.Confusion[i] = make([]int, len(names))
+	res.Confusion = newConfusion(len(names))
+	restN := int(math.Round(*rest * fps))
+	if restN > 0 {
+		res.Rest = &restScore{Seconds: *rest, Frames: restN, Confusion: newConfusion(len(names))}
 	}
 	s := m.NewStream()
 	smooth := stream.NewSmoother(m.Classes(), 0, true)
@@ -111,14 +131,15 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		clip := gen.Clip(c%synth.NumClasses, n)
+		clip := gen.ClipWithRest(c%synth.NumClasses, n, restN)
 		s.Reset()
 		smooth.Reset()
 		shown = shown[:0]
+		want := toModel[clip.Label]
 		// The label the user sees: each frame through the engine's
 		// smoothing, as the terminal and the page show it; the clip's
 		// answer is the first gesture shown from the motion's start on
-		// (crosseval's rule).
+		// (crosseval's rule), at the clip's end and again after the rest.
 		for t, img := range clip.Frames {
 			if err := pre.Into(frame, img); err != nil {
 				return err
@@ -129,39 +150,74 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 			}
 			idx, _ := smooth.Push(logits)
 			shown = append(shown, crosseval.Shown{At: float64(t) / fps, Label: names[idx]})
+			if t == n-1 {
+				answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n)/fps)
+				res.Correct += tally(res.Confusion, want, slices.Index(names, answer))
+			}
 		}
-		answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n)/fps)
-		best := slices.Index(names, answer)
-		want := toModel[clip.Label]
-		res.Confusion[want][best]++
-		if best == want {
-			res.Correct++
+		if res.Rest != nil {
+			answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n+restN)/fps)
+			res.Rest.Correct += tally(res.Rest.Confusion, want, slices.Index(names, answer))
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	res.Accuracy = float64(res.Correct) / float64(*clips)
+	if res.Rest != nil {
+		res.Rest.Accuracy = float64(res.Rest.Correct) / float64(*clips)
+	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	return printConfusion(stdout, res)
 }
 
+// newConfusion returns an n×n confusion matrix of zeros.
+func newConfusion(n int) [][]int {
+	m := make([][]int, n)
+	for i := range m {
+		m[i] = make([]int, n)
+	}
+	return m
+}
+
+// tally counts a clip of class want answered as got in m and returns 1 if
+// the answer is right, else 0.
+func tally(m [][]int, want, got int) int {
+	m[want][got]++
+	if got == want {
+		return 1
+	}
+	return 0
+}
+
 func printConfusion(w io.Writer, r evalResult) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d/%d clips correct, accuracy %.1f%% (%d frames per clip, seed %d, %.1f s)\n\n",
+	fmt.Fprintf(&b, "%s: %d/%d clips correct, accuracy %.1f%% (%d frames per clip, seed %d, %.1f s)\n",
 		r.Model, r.Correct, r.Clips, 100*r.Accuracy, r.Frames, r.Seed, r.Seconds)
-	fmt.Fprintf(&b, "%-32s", "true \\ predicted")
-	for j := range r.Labels {
-		fmt.Fprintf(&b, "%5d", j)
+	if r.Rest != nil {
+		fmt.Fprintf(&b, "with %g s (%d frames) of rest after each clip: %d/%d right, %.1f%%\n",
+			r.Rest.Seconds, r.Rest.Frames, r.Rest.Correct, r.Clips, 100*r.Rest.Accuracy)
 	}
-	b.WriteString("\n")
-	for i, l := range r.Labels {
-		fmt.Fprintf(&b, "%2d %-29.29s", i, l)
-		for _, v := range r.Confusion[i] {
-			fmt.Fprintf(&b, "%5d", v)
-		}
-		b.WriteString("\n")
+	writeMatrix(&b, "at the clip's end", r.Labels, r.Confusion)
+	if r.Rest != nil {
+		writeMatrix(&b, "with the rest after", r.Labels, r.Rest.Confusion)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMatrix writes a confusion matrix under a title.
+func writeMatrix(b *strings.Builder, title string, labels []string, m [][]int) {
+	fmt.Fprintf(b, "\n%s\n%-32s", title, "true \\ predicted")
+	for j := range labels {
+		fmt.Fprintf(b, "%5d", j)
+	}
+	b.WriteString("\n")
+	for i, l := range labels {
+		fmt.Fprintf(b, "%2d %-29.29s", i, l)
+		for _, v := range m[i] {
+			fmt.Fprintf(b, "%5d", v)
+		}
+		b.WriteString("\n")
+	}
 }

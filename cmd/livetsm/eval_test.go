@@ -42,4 +42,42 @@ func TestEvalSynthetic(t *testing.T) {
 	if total != 9 || diag != res.Correct || res.Accuracy != float64(res.Correct)/9 {
 		t.Errorf("%d clips, %d on the diagonal, correct %d, accuracy %g", total, diag, res.Correct, res.Accuracy)
 	}
+	// The second score: the same clips with 1 s of rest after (15 frames
+	// at the model's 15 fps), a matrix that adds up the same way.
+	r := res.Rest
+	if r == nil || r.Seconds != 1 || r.Frames != 15 || len(r.Confusion) != 9 {
+		t.Fatalf("rest score %+v", r)
+	}
+	diag = 0
+	for i, row := range r.Confusion {
+		rowSum := 0
+		for j, v := range row {
+			rowSum += v
+			if i == j {
+				diag += v
+			}
+		}
+		if rowSum != 1 {
+			t.Errorf("with rest, class %q: %d clips, want 1", res.Labels[i], rowSum)
+		}
+	}
+	if diag != r.Correct || r.Accuracy != float64(r.Correct)/9 {
+		t.Errorf("with rest: %d on the diagonal, correct %d, accuracy %g", diag, r.Correct, r.Accuracy)
+	}
+}
+
+// TestEvalNoRest: --rest 0 gives the clip-end score alone.
+func TestEvalNoRest(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(slog.DiscardHandler)
+	if err := run(context.Background(), []string{"eval", "--synthetic", "--clips", "2", "--frames", "8", "--rest", "0", "--json"}, &out, log); err != nil {
+		t.Fatal(err)
+	}
+	var res evalResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if res.Rest != nil || res.Clips != 2 {
+		t.Errorf("report %+v, want no rest score", res)
+	}
 }

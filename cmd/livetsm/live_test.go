@@ -214,6 +214,7 @@ func TestNumberFlags(t *testing.T) {
 		{[]string{"synth", "--y4m", y4m, "--live-seconds", "-1"}, "--live-seconds -1 out of range"},
 		{[]string{"bench", "--width", "NaN"}, "width NaN out of range"},
 		{[]string{"eval", "--synthetic", "--frames", "-3"}, "--frames -3 out of range"},
+		{[]string{"eval", "--synthetic", "--rest", "NaN"}, "--rest NaN out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -24,17 +24,29 @@ type Clip struct {
 // new scene (background, hand, lighting, camera). Each call draws the next
 // clip of the Generator's sequence.
 func (g *Generator) Clip(class, n int) Clip {
+	return g.ClipWithRest(class, n, 0)
+}
+
+// ClipWithRest renders the clip that Clip(class, n) would, followed by rest
+// more frames in which the hand holds its last pose while the scene and the
+// camera (noise, shake, flicker, distractors) run on, as a stream goes on
+// after a gesture. Its first n frames, Start and End are Clip's own; it has
+// n+rest frames.
+func (g *Generator) ClipWithRest(class, n, rest int) Clip {
 	r := g.sub()
 	if class < 0 || class >= NumClasses {
 		class = r.IntN(NumClasses)
 	}
-	n = max(n, 1)
+	n, rest = max(n, 1), max(rest, 0)
 	sc := newScene(r, g.cfg, true)
 	start, end := timing(r, n, g.cfg.FPS)
 	p := makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end, newCamTiming(r, g.cfg.FPS, true))
-	c := Clip{Label: class, Name: labels[class], Frames: make([]*image.RGBA, n), Start: p.start, End: p.end}
+	for range rest {
+		p.poses = append(p.poses, p.poses[n-1])
+	}
+	c := Clip{Label: class, Name: labels[class], Frames: make([]*image.RGBA, n+rest), Start: p.start, End: p.end}
 	cam := newCamera(r, sc, n)
-	for t := range n {
+	for t := range n + rest {
 		c.Frames[t] = sc.render(cam.params(r, sc, p, t, float64(t)))
 	}
 	return c
@@ -79,7 +91,7 @@ func (c *camera) params(r *rand.Rand, sc *scene, p plan, t int, ft float64) fram
 	}
 	f := 0.0
 	if c.n > 1 {
-		f = float64(t) / float64(c.n-1)
+		f = min(1, float64(t)/float64(c.n-1)) // held after the clip's n frames
 	}
 	fp.gain = sc.gain[0] + (sc.gain[1]-sc.gain[0])*f + sc.flicker*math.Sin(sc.flickerF*ft+c.flPhase)
 	for ch := range 3 {

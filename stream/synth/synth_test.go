@@ -91,6 +91,28 @@ func TestClipSizesAndLabels(t *testing.T) {
 	}
 }
 
+// ClipWithRest is Clip with frames after it: the first n frames, Start and
+// End are Clip's own, and the generator's sequence goes on as after Clip.
+func TestClipWithRest(t *testing.T) {
+	for _, class := range []int{SwipingLeft, ZoomingOut, NoGesture} {
+		cfg := Config{Width: 64, Height: 48, Seed: 5}
+		g1, g2 := New(cfg), New(cfg)
+		a, b := g1.Clip(class, 10), g2.ClipWithRest(class, 10, 6)
+		if len(b.Frames) != 16 || b.Label != a.Label || b.Start != a.Start || b.End != a.End {
+			t.Fatalf("%s: %d frames, label %d, motion [%d, %d); Clip: label %d, [%d, %d)",
+				Labels()[class], len(b.Frames), b.Label, b.Start, b.End, a.Label, a.Start, a.End)
+		}
+		for i, f := range a.Frames {
+			if !bytes.Equal(f.Pix, b.Frames[i].Pix) {
+				t.Fatalf("%s: frame %d differs from Clip's", Labels()[class], i)
+			}
+		}
+		if !bytes.Equal(g1.Clip(-1, 3).Frames[2].Pix, g2.Clip(-1, 3).Frames[2].Pix) {
+			t.Errorf("%s: the next clip differs", Labels()[class])
+		}
+	}
+}
+
 func TestDeterminism(t *testing.T) {
 	render := func(seed uint64) []Clip {
 		g := New(Config{Width: 96, Height: 80, Seed: seed})
