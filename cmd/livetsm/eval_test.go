@@ -25,31 +25,22 @@ func TestEvalSynthetic(t *testing.T) {
 	if res.Clips != 9 || res.Frames != 16 || len(res.Labels) != 9 || len(res.Confusion) != 9 {
 		t.Fatalf("report %+v", res)
 	}
-	total, diag := 0, 0
-	for i, row := range res.Confusion {
-		rowSum := 0
-		for j, v := range row {
-			rowSum += v
-			if i == j {
-				diag += v
-			}
-		}
-		if rowSum != 1 { // classes in turn: one clip each
-			t.Errorf("class %q: %d clips, want 1", res.Labels[i], rowSum)
-		}
-		total += rowSum
-	}
-	if total != 9 || diag != res.Correct || res.Accuracy != float64(res.Correct)/9 {
-		t.Errorf("%d clips, %d on the diagonal, correct %d, accuracy %g", total, diag, res.Correct, res.Accuracy)
-	}
+	checkConfusion(t, "at the clip's end", res.Labels, res.Confusion, res.Correct, res.Accuracy)
 	// The second score: the same clips with 1 s of rest after (15 frames
 	// at the model's 15 fps), a matrix that adds up the same way.
 	r := res.Rest
 	if r == nil || r.Seconds != 1 || r.Frames != 15 || len(r.Confusion) != 9 {
 		t.Fatalf("rest score %+v", r)
 	}
-	diag = 0
-	for i, row := range r.Confusion {
+	checkConfusion(t, "with rest", res.Labels, r.Confusion, r.Correct, r.Accuracy)
+}
+
+// checkConfusion checks that a matrix of 9 clips, classes in turn, adds up:
+// one clip in each row, the correct ones on the diagonal.
+func checkConfusion(t *testing.T, name string, labels []string, m [][]int, correct int, accuracy float64) {
+	t.Helper()
+	total, diag := 0, 0
+	for i, row := range m {
 		rowSum := 0
 		for j, v := range row {
 			rowSum += v
@@ -58,11 +49,12 @@ func TestEvalSynthetic(t *testing.T) {
 			}
 		}
 		if rowSum != 1 {
-			t.Errorf("with rest, class %q: %d clips, want 1", res.Labels[i], rowSum)
+			t.Errorf("%s: class %q: %d clips, want 1", name, labels[i], rowSum)
 		}
+		total += rowSum
 	}
-	if diag != r.Correct || r.Accuracy != float64(r.Correct)/9 {
-		t.Errorf("with rest: %d on the diagonal, correct %d, accuracy %g", diag, r.Correct, r.Accuracy)
+	if total != 9 || diag != correct || accuracy != float64(correct)/9 {
+		t.Errorf("%s: %d clips, %d on the diagonal, correct %d, accuracy %g", name, total, diag, correct, accuracy)
 	}
 }
 
