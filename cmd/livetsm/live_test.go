@@ -166,12 +166,29 @@ func TestLiveSynthetic(t *testing.T) {
 	}
 }
 
+// runError is a command line and a part of the error it must end with.
+type runError struct {
+	args []string
+	want string
+}
+
+// checkRunErrors runs each command line as a subtest and checks that it
+// fails with an error saying want.
+func checkRunErrors(t *testing.T, tests []runError) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := run(context.Background(), tt.args, io.Discard, slog.New(slog.DiscardHandler))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestLiveErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.mp4")
-	tests := []struct {
-		args []string
-		want string
-	}{
+	tests := []runError{
 		{[]string{"--video", missing}, "video: open " + missing + ": no such file"},
 		{[]string{"--rtsp", "http://example.com/live"}, `bad URL "http://example.com/live": scheme "http" is not rtsp`},
 		{[]string{"--rtsp", "rtsp://127.0.0.1:1/live", "--retry-first=false"}, "rtsp: cannot open rtsp://127.0.0.1:1/live: dial tcp"},
@@ -183,14 +200,7 @@ func TestLiveErrors(t *testing.T) {
 		{[]string{"--synthetic", "extra"}, "unexpected argument"},
 		{[]string{"--bogus"}, "flag provided but not defined"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			err := run(context.Background(), tt.args, io.Discard, slog.New(slog.DiscardHandler))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one saying %q", err, tt.want)
-			}
-		})
-	}
+	checkRunErrors(t, tests)
 }
 
 // TestNumberFlags: numeric flags out of range, NaN and infinities included
@@ -198,10 +208,7 @@ func TestLiveErrors(t *testing.T) {
 // before anything starts.
 func TestNumberFlags(t *testing.T) {
 	y4m := filepath.Join(t.TempDir(), "x.y4m")
-	tests := []struct {
-		args []string
-		want string
-	}{
+	tests := []runError{
 		{[]string{"--synthetic", "--fps", "NaN"}, "--fps NaN out of range"},
 		{[]string{"--synthetic", "--fps", "Inf"}, "--fps +Inf out of range"},
 		{[]string{"serve", "--fps", "NaN"}, "--fps NaN out of range"},
@@ -216,14 +223,7 @@ func TestNumberFlags(t *testing.T) {
 		{[]string{"eval", "--synthetic", "--frames", "-3"}, "--frames -3 out of range"},
 		{[]string{"eval", "--synthetic", "--rest", "NaN"}, "--rest NaN out of range"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			err := run(context.Background(), tt.args, io.Discard, slog.New(slog.DiscardHandler))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one saying %q", err, tt.want)
-			}
-		})
-	}
+	checkRunErrors(t, tests)
 	if _, err := os.Stat(y4m); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("synth wrote %s before refusing its flags (%v)", y4m, err)
 	}

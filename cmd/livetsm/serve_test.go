@@ -85,10 +85,7 @@ func TestServeFlags(t *testing.T) {
 }
 
 func TestServeCommandLineErrors(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
+	tests := []runError{
 		{[]string{"--json"}, "no source"},
 		{[]string{"serve", "--max-frames", "3"}, "no source"},
 		{[]string{"--bogus"}, "flag provided but not defined"},
@@ -96,14 +93,7 @@ func TestServeCommandLineErrors(t *testing.T) {
 		{[]string{"--addr", "0.0.0.0:0"}, "--token"},
 		{[]string{"--addr", "127.0.0.1:0", "--stun", "http://nope"}, "ICE server"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			err := run(context.Background(), tt.args, io.Discard, slog.New(slog.DiscardHandler))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one saying %q", err, tt.want)
-			}
-		})
-	}
+	checkRunErrors(t, tests)
 }
 
 func TestPageURL(t *testing.T) {
