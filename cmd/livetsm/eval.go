@@ -21,14 +21,12 @@ import (
 
 // evalResult is what `livetsm eval --json` prints.
 type evalResult struct {
-	Model     string   `json:"model"`
-	Clips     int      `json:"clips"`
-	Frames    int      `json:"frames"`
-	Seed      uint64   `json:"seed"`
-	Correct   int      `json:"correct"`
-	Accuracy  float64  `json:"accuracy"`
-	Labels    []string `json:"labels"`
-	Confusion [][]int  `json:"confusion"` // [true class][predicted class], at the clip's end
+	Model  string   `json:"model"`
+	Clips  int      `json:"clips"`
+	Frames int      `json:"frames"`
+	Seed   uint64   `json:"seed"`
+	Labels []string `json:"labels"`
+	score           // at each clip's end
 	// Rest is the second score, with the stream going on past each clip
 	// (nil with --rest 0).
 	Rest    *restScore `json:"rest,omitempty"`
@@ -38,12 +36,37 @@ type evalResult struct {
 // restScore scores the same clips with rest frames after each: the label the
 // user sees once the stream has gone on for Seconds after the clip.
 type restScore struct {
-	Seconds   float64 `json:"seconds"`
-	Frames    int     `json:"frames"`
+	Seconds float64 `json:"seconds"`
+	Frames  int     `json:"frames"`
+	score
+}
+
+// score tallies the clips' answers one way.
+type score struct {
 	Correct   int     `json:"correct"`
 	Accuracy  float64 `json:"accuracy"`
 	Confusion [][]int `json:"confusion"` // [true class][predicted class]
 }
+
+// newScore returns an empty score over n classes.
+func newScore(n int) score {
+	m := make([][]int, n)
+	for i := range m {
+		m[i] = make([]int, n)
+	}
+	return score{Confusion: m}
+}
+
+// add counts a clip of class want answered as got.
+func (s *score) add(want, got int) {
+	s.Confusion[want][got]++
+	if got == want {
+		s.Correct++
+	}
+}
+
+// finish sets the accuracy over clips.
+func (s *score) finish(clips int) { s.Accuracy = float64(s.Correct) / float64(clips) }
 
 // maxEvalFrames bounds the frames per clip of eval --synthetic, from the
 // flag or from the model's metadata.
@@ -117,10 +140,10 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	pre := m.Preprocessor()
 	frame := make([]float32, 3*m.InputSize()*m.InputSize())
 	res := evalResult{Model: name, Clips: *clips, Frames: n, Seed: *seed, Labels: names}
-	res.Confusion = newConfusion(len(names))
+	res.score = newScore(len(names))
 	restN := int(math.Round(*rest * fps))
 	if restN > 0 {
-		res.Rest = &restScore{Seconds: *rest, Frames: restN, Confusion: newConfusion(len(names))}
+		res.Rest = &restScore{Seconds: *rest, Frames: restN, score: newScore(len(names))}
 	}
 	s := m.NewStream()
 	smooth := stream.NewSmoother(m.Classes(), 0, true)
@@ -152,42 +175,23 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 			shown = append(shown, crosseval.Shown{At: float64(t) / fps, Label: names[idx]})
 			if t == n-1 {
 				answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n)/fps)
-				res.Correct += tally(res.Confusion, want, slices.Index(names, answer))
+				res.add(want, slices.Index(names, answer))
 			}
 		}
 		if res.Rest != nil {
 			answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n+restN)/fps)
-			res.Rest.Correct += tally(res.Rest.Confusion, want, slices.Index(names, answer))
+			res.Rest.add(want, slices.Index(names, answer))
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	res.Accuracy = float64(res.Correct) / float64(*clips)
+	res.finish(*clips)
 	if res.Rest != nil {
-		res.Rest.Accuracy = float64(res.Rest.Correct) / float64(*clips)
+		res.Rest.finish(*clips)
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
 	return printConfusion(stdout, res)
-}
-
-// newConfusion returns an n×n confusion matrix of zeros.
-func newConfusion(n int) [][]int {
-	m := make([][]int, n)
-	for i := range m {
-		m[i] = make([]int, n)
-	}
-	return m
-}
-
-// tally counts a clip of class want answered as got in m and returns 1 if
-// the answer is right, else 0.
-func tally(m [][]int, want, got int) int {
-	m[want][got]++
-	if got == want {
-		return 1
-	}
-	return 0
 }
 
 func printConfusion(w io.Writer, r evalResult) error {

@@ -25,20 +25,21 @@ func TestEvalSynthetic(t *testing.T) {
 	if res.Clips != 9 || res.Frames != 16 || len(res.Labels) != 9 || len(res.Confusion) != 9 {
 		t.Fatalf("report %+v", res)
 	}
-	checkConfusion(t, "at the clip's end", res.Labels, res.Confusion, res.Correct, res.Accuracy)
+	checkConfusion(t, "at the clip's end", res.Labels, res.score)
 	// The second score: the same clips with 1 s of rest after (15 frames
 	// at the model's 15 fps), a matrix that adds up the same way.
 	r := res.Rest
 	if r == nil || r.Seconds != 1 || r.Frames != 15 || len(r.Confusion) != 9 {
 		t.Fatalf("rest score %+v", r)
 	}
-	checkConfusion(t, "with rest", res.Labels, r.Confusion, r.Correct, r.Accuracy)
+	checkConfusion(t, "with rest", res.Labels, r.score)
 }
 
-// checkConfusion checks that a matrix of 9 clips, classes in turn, adds up:
-// one clip in each row, the correct ones on the diagonal.
-func checkConfusion(t *testing.T, name string, labels []string, m [][]int, correct int, accuracy float64) {
+// checkConfusion checks that a score of 9 clips, classes in turn, adds up:
+// one clip in each row of its matrix, the correct ones on the diagonal.
+func checkConfusion(t *testing.T, name string, labels []string, s score) {
 	t.Helper()
+	m, correct, accuracy := s.Confusion, s.Correct, s.Accuracy
 	total, diag := 0, 0
 	for i, row := range m {
 		rowSum := 0
