@@ -29,8 +29,49 @@ type evalResult struct {
 	score           // at each clip's end
 	// Rest is the second score, with the stream going on past each clip
 	// (nil with --rest 0).
-	Rest    *restScore `json:"rest,omitempty"`
-	Seconds float64    `json:"seconds"`
+	Rest *restScore `json:"rest,omitempty"`
+	// BySize and ByDuration split the clip-end score by the hand's size
+	// (synth.Clip.Scale) and, for the gestures, by the motion's duration.
+	BySize     []bucket `json:"by_hand_size"`
+	ByDuration []bucket `json:"by_duration"`
+	Seconds    float64  `json:"seconds"`
+}
+
+// bucket is the score of the clips whose property lies in one range.
+type bucket struct {
+	Range    string  `json:"range"`
+	Clips    int     `json:"clips"`
+	Correct  int     `json:"correct"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+// split is a clip property cut into ranges at edges: ranges[i] holds the
+// values v with edges[i-1] <= v < edges[i].
+type split struct {
+	edges  []float64
+	ranges []string
+}
+
+// buckets returns the empty buckets of s.
+func (s split) buckets() []bucket {
+	b := make([]bucket, len(s.ranges))
+	for i, r := range s.ranges {
+		b[i].Range = r
+	}
+	return b
+}
+
+// add counts a clip whose property is v into its bucket of b.
+func (s split) add(b []bucket, v float64, ok bool) {
+	i := 0
+	for i < len(s.edges) && v >= s.edges[i] {
+		i++
+	}
+	b[i].Clips++
+	if ok {
+		b[i].Correct++
+	}
+	b[i].Accuracy = float64(b[i].Correct) / float64(b[i].Clips)
 }
 
 // restScore scores the same clips with rest frames after each: the label the
@@ -145,6 +186,11 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if restN > 0 {
 		res.Rest = &restScore{Seconds: *rest, Frames: restN, score: newScore(len(names))}
 	}
+	// Palm radii are drawn log-uniform in 3–16% of the frame's shorter side
+	// and motions last 0.3–1.5 s: about thirds of each.
+	bySize := split{[]float64{0.05, 0.09}, []string{"palm < 5%", "5–9%", "≥ 9%"}}
+	byDuration := split{[]float64{0.7, 1.1}, []string{"< 0.7 s", "0.7–1.1 s", "≥ 1.1 s"}}
+	res.BySize, res.ByDuration = bySize.buckets(), byDuration.buckets()
 	s := m.NewStream()
 	smooth := stream.NewSmoother(m.Classes(), 0, true)
 	var shown []crosseval.Shown
@@ -175,7 +221,12 @@ func evalCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 			shown = append(shown, crosseval.Shown{At: float64(t) / fps, Label: names[idx]})
 			if t == n-1 {
 				answer, _ := crosseval.Answer(shown, float64(clip.Start)/fps, float64(n)/fps)
-				res.add(want, slices.Index(names, answer))
+				got := slices.Index(names, answer)
+				res.add(want, got)
+				bySize.add(res.BySize, clip.Scale, got == want)
+				if clip.Label != synth.NoGesture {
+					byDuration.add(res.ByDuration, float64(clip.End-clip.Start)/fps, got == want)
+				}
 			}
 		}
 		if res.Rest != nil {
@@ -202,12 +253,30 @@ func printConfusion(w io.Writer, r evalResult) error {
 		fmt.Fprintf(&b, "with %g s (%d frames) of rest after each clip: %d/%d right, %.1f%%\n",
 			r.Rest.Seconds, r.Rest.Frames, r.Rest.Correct, r.Clips, 100*r.Rest.Accuracy)
 	}
+	writeBuckets(&b, "at the clip's end, by hand size (palm radius over the frame's shorter side)", r.BySize)
+	writeBuckets(&b, "at the clip's end, by motion duration (the gestures)", r.ByDuration)
 	writeMatrix(&b, "at the clip's end", r.Labels, r.Confusion)
 	if r.Rest != nil {
 		writeMatrix(&b, "with the rest after", r.Labels, r.Rest.Confusion)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeBuckets writes a split score on one line under a title.
+func writeBuckets(b *strings.Builder, title string, bs []bucket) {
+	fmt.Fprintf(b, "%s:", title)
+	for i, k := range bs {
+		sep := " "
+		if i > 0 {
+			sep = " · "
+		}
+		fmt.Fprintf(b, "%s%s %d/%d", sep, k.Range, k.Correct, k.Clips)
+		if k.Clips > 0 {
+			fmt.Fprintf(b, " (%.1f%%)", 100*k.Accuracy)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // writeMatrix writes a confusion matrix under a title.

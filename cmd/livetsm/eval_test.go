@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
+
+	"github.com/livetsm/livetsm/stream/synth"
 )
 
 // TestEvalSynthetic runs `livetsm eval --synthetic` on a few clips of the
@@ -26,6 +29,24 @@ func TestEvalSynthetic(t *testing.T) {
 		t.Fatalf("report %+v", res)
 	}
 	checkConfusion(t, "at the clip's end", res.Labels, res.score)
+	// The splits by hand size (all 9 clips) and by motion duration (the 8
+	// gestures) share the clip-end score out.
+	none := slices.Index(res.Labels, synth.Labels()[synth.NoGesture])
+	gestures := res.Correct - res.Confusion[none][none]
+	for _, c := range []struct {
+		name           string
+		bs             []bucket
+		clips, correct int
+	}{{"by hand size", res.BySize, 9, res.Correct}, {"by duration", res.ByDuration, 8, gestures}} {
+		clips, correct := 0, 0
+		for _, b := range c.bs {
+			clips += b.Clips
+			correct += b.Correct
+		}
+		if len(c.bs) != 3 || clips != c.clips || correct != c.correct {
+			t.Errorf("%s: %+v, want %d clips, %d correct", c.name, c.bs, c.clips, c.correct)
+		}
+	}
 	// The second score: the same clips with 1 s of rest after (15 frames
 	// at the model's 15 fps), a matrix that adds up the same way.
 	r := res.Rest
@@ -56,6 +77,22 @@ func checkConfusion(t *testing.T, name string, labels []string, s score) {
 	}
 	if total != 9 || diag != correct || accuracy != float64(correct)/9 {
 		t.Errorf("%s: %d clips, %d on the diagonal, correct %d, accuracy %g", name, total, diag, correct, accuracy)
+	}
+}
+
+// TestSplit: a value goes to the range whose lower edge it reaches.
+func TestSplit(t *testing.T) {
+	s := split{[]float64{1, 2}, []string{"a", "b", "c"}}
+	b := s.buckets()
+	for _, c := range []struct {
+		v  float64
+		ok bool
+	}{{0.5, true}, {1, false}, {1.5, true}, {2, true}, {9, true}} {
+		s.add(b, c.v, c.ok)
+	}
+	want := []bucket{{"a", 1, 1, 1}, {"b", 2, 1, 0.5}, {"c", 2, 2, 1}}
+	if !slices.Equal(b, want) {
+		t.Errorf("buckets %+v, want %+v", b, want)
 	}
 }
 

@@ -17,6 +17,11 @@ type Clip struct {
 	// both are 0 for "No gesture". Frames before Start and from End on are
 	// at rest.
 	Start, End int
+	// Scale is the hand's size at the clip's end: its palm radius as a
+	// fraction of the frame's shorter side, about 0.03–0.16 (the whole hand
+	// spans about 5–45% of the frame's height). A zoom starts 1.5–2.4
+	// times smaller or larger. For "No gesture" the hand may be out of view.
+	Scale float64
 }
 
 // Clip renders one clip of n frames of a random gesture (uniformly among the
@@ -44,7 +49,8 @@ func (g *Generator) ClipWithRest(class, n, rest int) Clip {
 	for range rest {
 		p.poses = append(p.poses, p.poses[n-1])
 	}
-	c := Clip{Label: class, Name: labels[class], Frames: make([]*image.RGBA, n+rest), Start: p.start, End: p.end}
+	c := Clip{Label: class, Name: labels[class], Frames: make([]*image.RGBA, n+rest), Start: p.start, End: p.end,
+		Scale: p.poses[n-1].s / float64(min(g.cfg.Width, g.cfg.Height))}
 	cam := newCamera(r, sc, n)
 	for t := range n + rest {
 		c.Frames[t] = sc.render(cam.params(r, sc, p, t, float64(t)))

@@ -113,6 +113,32 @@ func TestClipWithRest(t *testing.T) {
 	}
 }
 
+// Clip.Scale is the palm radius at the clip's end over the frame's shorter
+// side: within restPose's range (No gesture's drift changes it by up to 5%),
+// and, for a zoom, up to 2.4 times beyond it when the camera's last frame
+// catches the motion before its end.
+func TestClipScale(t *testing.T) {
+	g := New(Config{Width: 48, Height: 32, Seed: 9})
+	lo, hi := 1.0, 0.0
+	for i := range 4 * NumClasses {
+		c := g.Clip(i%NumClasses, 8)
+		wantLo, wantHi := 0.03, 0.16
+		switch c.Label {
+		case NoGesture:
+			wantLo, wantHi = 0.03*0.95, 0.16*1.05
+		case ZoomingIn, ZoomingOut:
+			wantLo, wantHi = 0.03/2.4, 0.16*2.4
+		}
+		if !(c.Scale >= wantLo && c.Scale <= wantHi) {
+			t.Errorf("clip %d (%s): scale %g outside [%g, %g]", i, c.Name, c.Scale, wantLo, wantHi)
+		}
+		lo, hi = math.Min(lo, c.Scale), math.Max(hi, c.Scale)
+	}
+	if hi/lo < 2 {
+		t.Errorf("scales span only [%g, %g]", lo, hi)
+	}
+}
+
 func TestDeterminism(t *testing.T) {
 	render := func(seed uint64) []Clip {
 		g := New(Config{Width: 96, Height: 80, Seed: seed})
