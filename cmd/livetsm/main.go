@@ -35,7 +35,8 @@ Usage:
   livetsm bench [flags]    time one stream over random frames (livetsm bench -h)
   livetsm synth [flags]    synthetic gestures: .y4m clips, training clip stream (livetsm synth -h)
   livetsm eval --synthetic [--clips 500] [--seed S] [--rest 1]   accuracy and confusion matrix on held-out
-                           clips, at each clip's end and after 1 s more of the stream at rest
+                           clips, at each clip's end (also split by hand size and by motion duration)
+                           and after 1 s more of the stream at rest
   livetsm eval --cross [--clips 45] [--vp8 9] [--seed S]   the cross evaluation: another renderer over
                            photographs, H.264 through the terminal's pipeline and VP8 through the page
   livetsm classify VIDEO… --weights CKPT [flags]       offline TSM (mmaction2 checkpoints) on recorded videos
