@@ -37,7 +37,8 @@ Every --ckpt-minutes it writes --out/ckpt.pt (resume with --resume) and exports
 JSON header, raw little-endian data; F32, or F16 with --half; BN
 num_batches_tracked as I64) with string metadata: format, arch, width,
 input_size, fps, mean, std, labels, shift_blocks, frames, steps,
-heldout_accuracy. Logs go to stderr and --out/train.log.
+heldout_accuracy. Each --eval-every step's export is kept as
+--out/model-stepN.safetensors. Logs go to stderr and --out/train.log.
 """
 import argparse
 import json
@@ -408,7 +409,9 @@ def load_export(model, state):
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
 
 
-def export(model, args, step, acc):
+def export(model, args, step, acc, name="model.safetensors"):
+    """Writes the model to --out/name with the metadata the Go loader reads;
+    returns the path."""
     meta = {
         "format": "livetsm",
         "arch": "mobilenetv2_tsm_online",
@@ -423,7 +426,7 @@ def export(model, args, step, acc):
         "steps": step,
         "heldout_accuracy": "%.4f" % acc if acc is not None else "",
     }
-    path = os.path.join(args.out, "model.safetensors")
+    path = os.path.join(args.out, name)
     write_safetensors(path, model.state_dict(), meta, half=args.half)
     return path
 
@@ -633,6 +636,10 @@ def main():
                 last_acc = a
                 best = a if best is None else max(best, a)
                 log("held-out step %d: shown-label accuracy %.4f (weighted frames %.4f)\n%s" % (step, a, al, format_confusion(conf)))
+                # Each evaluated step is kept as its own export: a run's
+                # held-out peak may come before its end, and model.safetensors
+                # is overwritten by the next checkpoint.
+                log("kept: %s" % export(model, args, step, a, "model-step%d.safetensors" % step))
             if time.time() - last_ckpt >= args.ckpt_minutes * 60:
                 save_checkpoint(args, model, opt, step, time.time() - start, best, gen)
                 log("checkpoint at step %d: %s" % (step, export(model, args, step, last_acc)))
