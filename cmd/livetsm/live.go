@@ -37,19 +37,18 @@ Flags:
 
 // liveConfig holds the live commands' flags.
 type liveConfig struct {
-	rtsp, video    string
-	camera         int
-	synthetic      bool
-	model          modelFlags
-	asJSON         bool
-	maxFrames      int64
-	reconnectMax   time.Duration
-	retryFirst     bool
-	seed           uint64
-	synthW, synthH int
-	synthFPS       float64
-	publish        string // NATS URL for the predictions (nats.go)
-	streamID       string
+	rtsp, video  string
+	camera       int
+	synthetic    bool
+	model        modelFlags
+	asJSON       bool
+	maxFrames    int64
+	reconnectMax time.Duration
+	retryFirst   bool
+	seed         uint64
+	synth        synthFlags
+	publish      string // NATS URL for the predictions (nats.go)
+	streamID     string
 }
 
 // newLiveFlags returns the live commands' flag set and where it stores them.
@@ -66,9 +65,7 @@ func newLiveFlags() (*flag.FlagSet, *liveConfig) {
 	fs.DurationVar(&c.reconnectMax, "reconnect-max", 30*time.Second, "longest wait between RTSP reconnection attempts")
 	fs.BoolVar(&c.retryFirst, "retry-first", true, "retry the first RTSP connection too, with the same backoff, while the camera is not up yet (=false: fail at once); a bad URL, a refused login or a missing path fails at once either way")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the --synthetic video")
-	fs.IntVar(&c.synthW, "synthetic-width", 320, "frame width of the --synthetic video")
-	fs.IntVar(&c.synthH, "synthetic-height", 240, "frame height of the --synthetic video")
-	fs.Float64Var(&c.synthFPS, "synthetic-fps", 30, "frame rate of the --synthetic video")
+	c.synth.register(fs, "the --synthetic video")
 	fs.StringVar(&c.publish, "publish", "", "also publish each prediction to the NATS bus at `URL` (nats://HOST:PORT), on livetsm.predictions.<stream-id>")
 	fs.StringVar(&c.streamID, "stream-id", "", "the stream's `ID` on the bus (default: from the source, e.g. camera-0, synthetic)")
 	return fs, c
@@ -218,17 +215,45 @@ func openSource(ctx context.Context, c *liveConfig, set map[string]bool, log *sl
 		}
 		return stream.Reconnecting(first, open, ropts), nil
 	default:
-		if c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096 {
-			return nil, fmt.Errorf("--synthetic-width/height %d×%d out of range [16, 4096]", c.synthW, c.synthH)
+		if err := c.synth.check(); err != nil {
+			return nil, err
 		}
-		if !(c.synthFPS > 0 && c.synthFPS <= 240) { // NaN fails too
-			return nil, fmt.Errorf("--synthetic-fps %g out of range (0, 240]", c.synthFPS)
-		}
-		return stream.NewSynthetic(stream.SyntheticOptions{
-			Config: synth.Config{Width: c.synthW, Height: c.synthH, FPS: c.synthFPS, Seed: c.seed},
-			Live:   true,
-		}), nil
+		return c.synth.source(c.seed), nil
 	}
+}
+
+// synthFlags are the flags of synthetic video: --synthetic-width, -height
+// and -fps.
+type synthFlags struct {
+	w, h int
+	fps  float64
+}
+
+// register adds the flags to fs; what names the video in their help.
+func (f *synthFlags) register(fs *flag.FlagSet, what string) {
+	fs.IntVar(&f.w, "synthetic-width", 320, "frame width of "+what)
+	fs.IntVar(&f.h, "synthetic-height", 240, "frame height of "+what)
+	fs.Float64Var(&f.fps, "synthetic-fps", 30, "frame rate of "+what)
+}
+
+// check validates the flags.
+func (f *synthFlags) check() error {
+	if f.w < 16 || f.h < 16 || f.w > 4096 || f.h > 4096 {
+		return fmt.Errorf("--synthetic-width/height %d×%d out of range [16, 4096]", f.w, f.h)
+	}
+	if !(f.fps > 0 && f.fps <= 240) { // NaN fails too
+		return fmt.Errorf("--synthetic-fps %g out of range (0, 240]", f.fps)
+	}
+	return nil
+}
+
+// source returns a live synthetic video of the checked flags' size and rate,
+// its gestures drawn from seed.
+func (f *synthFlags) source(seed uint64) stream.Source {
+	return stream.NewSynthetic(stream.SyntheticOptions{
+		Config: synth.Config{Width: f.w, Height: f.h, FPS: f.fps, Seed: seed},
+		Live:   true,
+	})
 }
 
 // isTTY reports whether w is a terminal.

@@ -215,6 +215,8 @@ func TestNumberFlags(t *testing.T) {
 		{[]string{"--synthetic", "--synthetic-fps", "NaN"}, "--synthetic-fps NaN out of range"},
 		{[]string{"--synthetic", "--synthetic-fps", "-Inf"}, "--synthetic-fps -Inf out of range"},
 		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--name", "w", "--synthetic-fps", "NaN"}, "--synthetic-fps NaN out of range"},
+		{[]string{"--synthetic", "--synthetic-height", "8"}, "--synthetic-width/height 320×8 out of range"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--name", "w", "--synthetic-width", "5000"}, "--synthetic-width/height 5000×240 out of range"},
 		{[]string{"synth", "--y4m", y4m, "--fps", "NaN"}, "--fps NaN must be positive"},
 		{[]string{"synth", "--y4m", y4m, "--live-seconds", "NaN"}, "--live-seconds NaN out of range"},
 		{[]string{"synth", "--y4m", y4m, "--live-seconds", "Inf"}, "--live-seconds +Inf out of range"},

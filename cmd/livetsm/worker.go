@@ -24,7 +24,6 @@ import (
 	"github.com/livetsm/livetsm/cluster"
 	"github.com/livetsm/livetsm/stream"
 	"github.com/livetsm/livetsm/stream/capture"
-	"github.com/livetsm/livetsm/stream/synth"
 )
 
 const workerUsage = `Worker: runs cameras from the registry on the bus, publishes their predictions:
@@ -50,8 +49,7 @@ type workerConfig struct {
 	addr, token    string
 	model          modelFlags
 	reconnectMax   time.Duration
-	synthW, synthH int
-	synthFPS       float64
+	synth          synthFlags
 	connectTimeout time.Duration
 }
 
@@ -68,9 +66,7 @@ func newWorkerFlags() (*flag.FlagSet, *workerConfig) {
 	fs.StringVar(&c.token, "token", "", "require this `TOKEN` for /metrics (Authorization: Bearer TOKEN, or ?token=)")
 	c.model.register(fs, modelChoice|modelInput|modelStream)
 	fs.DurationVar(&c.reconnectMax, "reconnect-max", 30*time.Second, "longest wait between RTSP reconnection attempts")
-	fs.IntVar(&c.synthW, "synthetic-width", 320, "frame width of synthetic cameras")
-	fs.IntVar(&c.synthH, "synthetic-height", 240, "frame height of synthetic cameras")
-	fs.Float64Var(&c.synthFPS, "synthetic-fps", 30, "frame rate of synthetic cameras")
+	c.synth.register(fs, "synthetic cameras")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", cluster.DefaultConnectTimeout, "give up when the bus does not answer within this long at start")
 	return fs, c
 }
@@ -96,10 +92,8 @@ func (c *workerConfig) check() error {
 		return fmt.Errorf("--lease-ttl %v out of range [%v, %v]", c.leaseTTL, cluster.MinLeaseTTL, cluster.MaxLeaseTTL)
 	case c.reconnectMax <= 0:
 		return errors.New("--reconnect-max must be positive")
-	case c.synthW < 16 || c.synthH < 16 || c.synthW > 4096 || c.synthH > 4096:
-		return fmt.Errorf("--synthetic-width/height %d×%d out of range [16, 4096]", c.synthW, c.synthH)
-	case !(c.synthFPS > 0 && c.synthFPS <= 240): // NaN fails too
-		return fmt.Errorf("--synthetic-fps %g out of range (0, 240]", c.synthFPS)
+	case c.synth.check() != nil:
+		return c.synth.check()
 	case c.connectTimeout <= 0 || c.connectTimeout > time.Minute:
 		return fmt.Errorf("--connect-timeout %v out of range (0, 1m]", c.connectTimeout)
 	case c.token != "" && (len(c.token) < 8 || strings.ContainsAny(c.token, " \t\r\n")):
@@ -231,10 +225,7 @@ func (c *workerConfig) opener(log *slog.Logger) func(ctx context.Context, cam cl
 		case cluster.KindSynthetic:
 			h := fnv.New64a()
 			h.Write([]byte(cam.ID)) // each camera its own gestures
-			return stream.NewSynthetic(stream.SyntheticOptions{
-				Config: synth.Config{Width: c.synthW, Height: c.synthH, FPS: c.synthFPS, Seed: h.Sum64()},
-				Live:   true,
-			}), nil
+			return c.synth.source(h.Sum64()), nil
 		case cluster.KindRTSP:
 			first, err := capture.OpenRTSP(ctx, loc)
 			if err != nil {
