@@ -21,11 +21,12 @@
 // and does not allocate in the steady state.
 //
 // The numeric kernels have more than one implementation, called kernel
-// paths: "portable", pure Go, available everywhere, and "avx2", AVX2/FMA
+// paths: "portable", pure Go, available everywhere; "avx2", AVX2/FMA
 // assembly, on amd64 CPUs with AVX2 and FMA (unless built with the purego
-// tag). All give the same logits to float32 rounding. Models run on the
+// tag); and "avx512", which adds AVX-512 kernels on CPUs with AVX-512F, BW
+// and VL. All give the same logits to float32 rounding. Models run on the
 // fastest path available unless UseKernels chooses another for the process;
-// KernelPath names the one in use. There is no AVX-512 path yet.
+// KernelPath names the one in use.
 //
 // Package onlinetsm/offline runs the offline TSM recognisers of mmaction2
 // (ResNet and MobileNetV2) on whole recorded clips.

@@ -7,8 +7,8 @@ import (
 	"github.com/livetsm/livetsm/onlinetsm/internal/kern"
 )
 
-// KernelPath returns the name of the kernel path in use: "portable" or
-// "avx2".
+// KernelPath returns the name of the kernel path in use: "portable",
+// "avx2" or "avx512".
 func KernelPath() string { return kern.Current().String() }
 
 // KernelPaths lists the kernel paths this CPU and build can run, slowest
@@ -22,11 +22,11 @@ func KernelPaths() []string {
 }
 
 // UseKernels selects by name the kernel path of every model in the process,
-// those of package offline included: "portable", "avx2", or "auto" (the
-// fastest available, the default); case and surrounding spaces do not
-// matter. It returns a function restoring the previous selection. It fails,
-// changing nothing, for an unknown name or a path this CPU or build cannot
-// run ("avx512" is refused: those kernels are not written yet). Call it
+// those of package offline included: "portable", "avx2", "avx512", or
+// "auto" (the fastest available, the default); case and surrounding spaces
+// do not matter. It returns a function restoring the previous selection. It
+// fails, changing nothing, for an unknown name or a path this CPU or build
+// cannot run. Call it
 // before running models, typically once at program start: a frame computed
 // while the path changes may use both.
 func UseKernels(name string) (restore func(), err error) {

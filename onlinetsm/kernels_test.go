@@ -36,9 +36,14 @@ func TestUseKernels(t *testing.T) {
 	if got := KernelPath(); got != best {
 		t.Fatalf("KernelPath() = %q by default, want the fastest, %q", got, best)
 	}
-	avx2 := "" // KernelPath after UseKernels("avx2"): it fails without AVX2
+	// KernelPath after UseKernels("avx2") and ("avx512"): "" where the CPU
+	// lacks them and UseKernels must fail.
+	avx2, avx512 := "", ""
 	if slices.Contains(avail, "avx2") {
 		avx2 = "avx2"
+	}
+	if slices.Contains(avail, "avx512") {
+		avx512 = "avx512"
 	}
 	for _, c := range []struct {
 		name    string
@@ -50,7 +55,8 @@ func TestUseKernels(t *testing.T) {
 		{" Auto ", best, ""},
 		{"PORTABLE", "portable", ""},
 		{"avx2", avx2, "avx2 kernels unavailable"},
-		{"avx512", "", "no avx512 kernels yet"},
+		{"avx512", avx512, "avx512 kernels unavailable"},
+		{" AVX512 ", avx512, "avx512 kernels unavailable"},
 		{"", "", `unknown kernel path ""`},
 		{"fast", "", `unknown kernel path "fast"`},
 	} {

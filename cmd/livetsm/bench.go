@@ -31,7 +31,7 @@ type benchResult struct {
 	FPS            float64 `json:"fps"`
 	AllocsPerFrame float64 `json:"allocs_per_frame"`
 	GOARCH         string  `json:"goarch"`
-	Kernels        string  `json:"kernels"` // kernel path: portable, avx2
+	Kernels        string  `json:"kernels"` // kernel path: portable, avx2, avx512
 }
 
 func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -43,7 +43,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	frames := fs.Int("frames", 60, "frames to time (after 5 warm-up frames)")
 	width := fs.Float64("width", 1.0, "width multiplier of the random model (without --weights)")
 	asJSON := fs.Bool("json", false, "print one JSON object line")
-	kernels := fs.String("kernels", "", "kernel `PATH`: portable, avx2 or auto (default: $LIVETSM_KERNELS, else auto)")
+	kernels := fs.String("kernels", "", "kernel `PATH`: portable, avx2, avx512 or auto (default: $LIVETSM_KERNELS, else auto)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if k := os.Getenv("LIVETSM_KERNELS"); k != "" { // portable, avx2 or auto
+	if k := os.Getenv("LIVETSM_KERNELS"); k != "" { // portable, avx2, avx512 or auto
 		if _, err := onlinetsm.UseKernels(k); err != nil {
 			fmt.Fprintln(os.Stderr, "livetsm: LIVETSM_KERNELS:", err)
 			os.Exit(1)

@@ -117,14 +117,21 @@ func (g *gemmJob) task(t int, bufp *[]float32) {
 
 // taskDirect computes columns [j0, j1) × A panels [p0, p1) reading B in
 // place, one column panel at a time so that it stays in L1 across the A
-// panels. A partial last panel is packed, since a tile reads nr columns.
+// panels (on the AVX-512 path, up to four panels at a time, which its
+// micro-kernel computes together). A partial last panel is packed, since a
+// tile reads nr columns.
 func (g *gemmJob) taskDirect(j0, j1, p0, p1 int, bufp *[]float32) {
 	K, n := g.k, g.n
-	for jj := j0; jj < j1; jj += nr {
-		cols := min(nr, j1-jj)
+	group := 1
+	if useAVX512() {
+		group = 4
+	}
+	for jj := j0; jj < j1; {
+		cols, tiles := min(nr, j1-jj), 1
 		var bs bsrc
 		if cols == nr {
-			bs = bsrc{ldb: n, k0: g.k0}
+			tiles = min(group, (j1-jj)/nr)
+			bs = bsrc{ldb: n, pstride: nr, k0: g.k0}
 			if g.k0 > 0 {
 				bs.b = g.b0[jj:]
 			}
@@ -147,8 +154,9 @@ func (g *gemmJob) taskDirect(j0, j1, p0, p1 int, bufp *[]float32) {
 			if g.res != nil {
 				res = g.res[m0*n+jj:]
 			}
-			gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], bs, g.c[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, 1, g.relu)
+			gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], bs, g.c[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, tiles, g.relu)
 		}
+		jj += tiles * nr
 	}
 }
 

@@ -85,6 +85,11 @@ func conv1x1Cases() []c1Case {
 		{12, 5, 15, 5, false, ActReLU6},
 		{37, 41, 100, 20, true, ActReLU6},
 		{64, 192, 196, 24, false, ActNone},
+		// Packed B with more than four tiles: the AVX-512 kernel's groups
+		// of four, a partial last tile alone (13 tiles) and inside a group
+		// (8 tiles).
+		{60, 40, 200, 7, true, ActReLU6},
+		{66, 24, 120, 0, true, ActNone},
 	}
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 25; i++ {

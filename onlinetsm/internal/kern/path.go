@@ -13,9 +13,7 @@ import (
 // package gives the same results on every path to float32 rounding (tested
 // within 1e-5 relative).
 //
-// Only PathPortable and PathAVX2 exist. An AVX-512 path would be a further
-// value; ParsePath already recognises the name "avx512" to say that it is
-// not written.
+// Paths are ordered from slowest to fastest.
 type Path uint8
 
 const (
@@ -24,6 +22,10 @@ const (
 	// PathAVX2 is the AVX2/FMA Go assembly of amd64 (not built with the
 	// purego tag), available on CPUs with AVX2 and FMA enabled by the OS.
 	PathAVX2
+	// PathAVX512 is PathAVX2 with the GEMM micro-kernel (every 1×1 and
+	// dense convolution) in AVX-512F assembly on 512-bit registers,
+	// available on CPUs with AVX-512F, BW and VL enabled by the OS.
+	PathAVX512
 )
 
 // String returns the path's name as ParsePath accepts it.
@@ -33,6 +35,8 @@ func (p Path) String() string {
 		return "portable"
 	case PathAVX2:
 		return "avx2"
+	case PathAVX512:
+		return "avx512"
 	}
 	return fmt.Sprintf("Path(%d)", uint8(p))
 }
@@ -44,6 +48,9 @@ var selected atomic.Uint32
 // Best returns the fastest path available here: the one kernels use unless
 // Use selected another.
 func Best() Path {
+	if hasAVX512 {
+		return PathAVX512
+	}
 	if hasAsm {
 		return PathAVX2
 	}
@@ -56,6 +63,9 @@ func Available() []Path {
 	ps := []Path{PathPortable}
 	if hasAsm {
 		ps = append(ps, PathAVX2)
+	}
+	if hasAVX512 {
+		ps = append(ps, PathAVX512)
 	}
 	return ps
 }
@@ -72,13 +82,22 @@ func Current() Path {
 // than the portable pure-Go one.
 func Accelerated() bool { return Current() != PathPortable }
 
-// useAsm reports whether the AVX2 kernels are selected. It is read on every
-// kernel call, so it avoids Current's switch through Best.
+// useAsm reports whether an assembly path (AVX2 or AVX-512) is selected:
+// the AVX-512 path runs the AVX2 kernels too, all but the GEMM's. It is read
+// on every kernel call, so it avoids Current's switch through Best.
 func useAsm() bool {
 	if v := selected.Load(); v != 0 {
-		return Path(v-1) == PathAVX2
+		return Path(v-1) >= PathAVX2
 	}
 	return hasAsm
+}
+
+// useAVX512 reports whether the AVX-512 path is selected.
+func useAVX512() bool {
+	if v := selected.Load(); v != 0 {
+		return Path(v-1) == PathAVX512
+	}
+	return hasAVX512
 }
 
 // Use makes the kernels run on path p and returns a function restoring the
@@ -103,16 +122,30 @@ func checkPath(p Path) error {
 		if hasAsm {
 			return nil
 		}
+		return fmt.Errorf("kern: avx2 kernels unavailable: %s", whyNoAsm())
+	case PathAVX512:
 		switch {
-		case runtime.GOARCH != "amd64":
-			return fmt.Errorf("kern: avx2 kernels unavailable: they exist for amd64 only, this is %s", runtime.GOARCH)
-		case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
-			return fmt.Errorf("kern: avx2 kernels unavailable: built with the purego tag")
+		case hasAVX512:
+			return nil
+		case !hasAsm:
+			return fmt.Errorf("kern: avx512 kernels unavailable: they need the avx2 kernels, unavailable here: %s", whyNoAsm())
 		default:
-			return fmt.Errorf("kern: avx2 kernels unavailable: this CPU (or its OS) does not enable %s", missingAVX2())
+			return fmt.Errorf("kern: avx512 kernels unavailable: this CPU (or its OS) does not enable %s (it has %v)", missingAVX512(), Features())
 		}
 	}
 	return fmt.Errorf("kern: unknown kernel path %v", p)
+}
+
+// whyNoAsm says why the AVX2 kernels cannot run here.
+func whyNoAsm() string {
+	switch {
+	case runtime.GOARCH != "amd64":
+		return fmt.Sprintf("they exist for amd64 only, this is %s", runtime.GOARCH)
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return "built with the purego tag"
+	default:
+		return fmt.Sprintf("this CPU (or its OS) does not enable %s", missingAVX2())
+	}
 }
 
 func missingAVX2() string {
@@ -126,9 +159,21 @@ func missingAVX2() string {
 	return strings.Join(miss, " and ")
 }
 
-// ParsePath returns the path named name ("portable" or "avx2", any case).
-// The name "avx512" is refused with an error saying that those kernels are
-// not written yet, whatever the CPU.
+func missingAVX512() string {
+	var miss []string
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{cpu.X86.HasAVX512F, "AVX-512F"}, {cpu.X86.HasAVX512BW, "AVX-512BW"}, {cpu.X86.HasAVX512VL, "AVX-512VL"}} {
+		if !f.on {
+			miss = append(miss, f.name)
+		}
+	}
+	return strings.Join(miss, ", ")
+}
+
+// ParsePath returns the path named name ("portable", "avx2" or "avx512",
+// any case), whether or not this CPU can run it (Use says).
 func ParsePath(name string) (Path, error) {
 	switch strings.ToLower(strings.TrimSpace(name)) {
 	case "portable":
@@ -136,7 +181,7 @@ func ParsePath(name string) (Path, error) {
 	case "avx2":
 		return PathAVX2, nil
 	case "avx512":
-		return 0, fmt.Errorf("kern: no avx512 kernels yet (this CPU: %s)", Features())
+		return PathAVX512, nil
 	}
 	return 0, fmt.Errorf("kern: unknown kernel path %q", name)
 }

@@ -19,7 +19,8 @@ func TestParsePath(t *testing.T) {
 		{"avx2", PathAVX2, ""},
 		{" AVX2 ", PathAVX2, ""},
 		{"Portable", PathPortable, ""},
-		{"avx512", 0, "no avx512 kernels yet"},
+		{"avx512", PathAVX512, ""},
+		{"AVX512", PathAVX512, ""},
 		{"auto", 0, "unknown kernel path"},
 		{"", 0, "unknown kernel path"},
 		{"sse4", 0, `unknown kernel path "sse4"`},
@@ -53,7 +54,10 @@ func TestAvailable(t *testing.T) {
 	if slices.Contains(ps, PathAVX2) != hasAsm {
 		t.Errorf("Available() = %v with hasAsm %v", ps, hasAsm)
 	}
-	if f := Features(); hasAsm && !(f.AVX2 && f.FMA) {
+	if slices.Contains(ps, PathAVX512) != hasAVX512 {
+		t.Errorf("Available() = %v with hasAVX512 %v", ps, hasAVX512)
+	}
+	if f := Features(); hasAsm && !(f.AVX2 && f.FMA) || hasAVX512 && !(f.AVX512F && f.AVX512BW && f.AVX512VL) {
 		t.Errorf("assembly kernels enabled on a CPU with %v", f)
 	}
 	ps[0] = PathAVX2 // the slice is the caller's
@@ -73,6 +77,7 @@ func TestUse(t *testing.T) {
 	}{
 		{PathPortable, true},
 		{PathAVX2, hasAsm},
+		{PathAVX512, hasAVX512},
 		{Path(200), false},
 	} {
 		t.Run(c.p.String(), func(t *testing.T) {
@@ -91,8 +96,8 @@ func TestUse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Use(%v): %v", c.p, err)
 			}
-			if Current() != c.p || Accelerated() != (c.p != PathPortable) || useAsm() != (c.p == PathAVX2) {
-				t.Errorf("after Use(%v): Current %v, Accelerated %v, useAsm %v", c.p, Current(), Accelerated(), useAsm())
+			if Current() != c.p || Accelerated() != (c.p != PathPortable) || useAsm() != (c.p >= PathAVX2) || useAVX512() != (c.p == PathAVX512) {
+				t.Errorf("after Use(%v): Current %v, Accelerated %v, useAsm %v, useAVX512 %v", c.p, Current(), Accelerated(), useAsm(), useAVX512())
 			}
 			// Nested selections restore in reverse order.
 			inner, err := Use(PathPortable)

@@ -47,9 +47,12 @@ func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []fl
 		if relu {
 			flags = 1
 		}
-		sgemm6x16(k, unsafe.SliceData(a), unsafe.SliceData(bs.b), unsafe.SliceData(c), ldc,
-			unsafe.SliceData(bias), unsafe.SliceData(res), ldr, rows, cols, np, flags,
-			4*bs.ldb, 4*bs.pstride, bs.k0, unsafe.SliceData(bs.b1))
+		ap, bp, cp, biasp, resp, b1p := unsafe.SliceData(a), unsafe.SliceData(bs.b), unsafe.SliceData(c), unsafe.SliceData(bias), unsafe.SliceData(res), unsafe.SliceData(bs.b1)
+		if useAVX512() {
+			sgemm6x16Z(k, ap, bp, cp, ldc, biasp, resp, ldr, rows, cols, np, flags, 4*bs.ldb, 4*bs.pstride, bs.k0, b1p)
+		} else {
+			sgemm6x16(k, ap, bp, cp, ldc, biasp, resp, ldr, rows, cols, np, flags, 4*bs.ldb, 4*bs.pstride, bs.k0, b1p)
+		}
 		return
 	}
 	for t := 0; t < np; t++ {

@@ -7,6 +7,9 @@ import "golang.org/x/sys/cpu"
 // hasAsm reports whether the AVX2/FMA assembly kernels can run here.
 var hasAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// hasAVX512 reports whether the AVX-512 kernels can run here too.
+var hasAVX512 = hasAsm && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
 // sgemm6x16 computes np 6×16 tiles side by side: for tile t, c[r*ldc+16t+j]
 // = act(Σ_kk a[kk*6+r]·B_t[kk][j] + bias[r] + res[r*ldr+16t+j]) for r < rows,
 // j < 16 (j < cols in the last tile), 1 ≤ rows ≤ 6, 1 ≤ cols ≤ 16, with res
@@ -16,6 +19,12 @@ var hasAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
+
+// sgemm6x16Z is sgemm6x16 in AVX-512F: the same arguments and results,
+// four tiles at a time on 512-bit registers.
+//
+//go:noescape
+func sgemm6x16Z(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
 
 // dwPlaneAVX2 is the AVX2 version of dwPlaneGo.
 //

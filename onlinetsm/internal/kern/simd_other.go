@@ -5,7 +5,14 @@ package kern
 // hasAsm is false: no assembly kernels on this platform or build.
 const hasAsm = false
 
+// hasAVX512 is false: no assembly kernels on this platform or build.
+const hasAVX512 = false
+
 func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32) {
+	panic("kern: no assembly kernels")
+}
+
+func sgemm6x16Z(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32) {
 	panic("kern: no assembly kernels")
 }
 
