@@ -11,41 +11,10 @@ DATA clamp512<>+8(SB)/4, $0xff800000
 DATA clamp512<>+12(SB)/4, $0x7f800000
 GLOBL clamp512<>(SB), RODATA|NOPTR, $16
 
-// 4 rows of 64 zero bytes: the residual read when there is none (its row
-// stride is then 0).
-DATA zeros512<>+0(SB)/8, $0
-DATA zeros512<>+8(SB)/8, $0
-DATA zeros512<>+16(SB)/8, $0
-DATA zeros512<>+24(SB)/8, $0
-DATA zeros512<>+32(SB)/8, $0
-DATA zeros512<>+40(SB)/8, $0
-DATA zeros512<>+48(SB)/8, $0
-DATA zeros512<>+56(SB)/8, $0
-DATA zeros512<>+64(SB)/8, $0
-DATA zeros512<>+72(SB)/8, $0
-DATA zeros512<>+80(SB)/8, $0
-DATA zeros512<>+88(SB)/8, $0
-DATA zeros512<>+96(SB)/8, $0
-DATA zeros512<>+104(SB)/8, $0
-DATA zeros512<>+112(SB)/8, $0
-DATA zeros512<>+120(SB)/8, $0
-DATA zeros512<>+128(SB)/8, $0
-DATA zeros512<>+136(SB)/8, $0
-DATA zeros512<>+144(SB)/8, $0
-DATA zeros512<>+152(SB)/8, $0
-DATA zeros512<>+160(SB)/8, $0
-DATA zeros512<>+168(SB)/8, $0
-DATA zeros512<>+176(SB)/8, $0
-DATA zeros512<>+184(SB)/8, $0
-DATA zeros512<>+192(SB)/8, $0
-DATA zeros512<>+200(SB)/8, $0
-DATA zeros512<>+208(SB)/8, $0
-DATA zeros512<>+216(SB)/8, $0
-DATA zeros512<>+224(SB)/8, $0
-DATA zeros512<>+232(SB)/8, $0
-DATA zeros512<>+240(SB)/8, $0
-DATA zeros512<>+248(SB)/8, $0
-GLOBL zeros512<>(SB), RODATA|NOPTR, $256
+// 256 zero bytes (never written): the residual read when there is none,
+// with a row stride of 0.
+
+GLOBL zeros512<>(SB), NOPTR, $256
 
 // func sgemm6x16Z(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
 //
