@@ -484,3 +484,275 @@ sres:
 ret:
 	VZEROUPPER
 	RET
+
+// func dwPlaneZ(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int)
+//
+// dwPlaneAVX2 on 512-bit registers: for oy < oh, ox < ow: dst[oy*ow+ox] =
+// act(*bias + Σ_t f[t]·q[oy*ra+offs[t]+ox]), summed in the same order. A
+// row's partial last vector is read and stored under a mask, so nothing
+// outside the taps' rows and dst[:oh*ow] is touched.
+//
+// Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, K1 the partial vector's
+// lanes, AX..R10 the nine taps, R11 dst, R12 column, R13 bias. Locals: 0(SP)
+// row advance in bytes, 8(SP) rows left, 16(SP) columns in whole vectors.
+TEXT ·dwPlaneZ(SB), NOSPLIT, $24-72
+	MOVQ f+48(FP), R11
+	VBROADCASTSS 0(R11), Z0
+	VBROADCASTSS 4(R11), Z1
+	VBROADCASTSS 8(R11), Z2
+	VBROADCASTSS 12(R11), Z3
+	VBROADCASTSS 16(R11), Z4
+	VBROADCASTSS 20(R11), Z5
+	VBROADCASTSS 24(R11), Z6
+	VBROADCASTSS 28(R11), Z7
+	VBROADCASTSS 32(R11), Z8
+	LEAQ clamp512<>(SB), R11
+	MOVQ relu+64(FP), R12
+	TESTQ R12, R12
+	JNE  zact
+	ADDQ $8, R11
+zact:
+	VBROADCASTSS 0(R11), Z9
+	VBROADCASTSS 4(R11), Z10
+	MOVQ ow+40(FP), CX
+	MOVQ CX, R14
+	ANDQ $-16, R14
+	MOVQ R14, 16(SP)     // columns in whole vectors
+	ANDQ $15, CX
+	MOVL $1, R14
+	SHLL CX, R14
+	DECL R14
+	KMOVW R14, K1        // lanes of the partial vector
+	MOVQ ra+24(FP), R14
+	SHLQ $2, R14
+	MOVQ R14, 0(SP)
+	MOVQ oh+32(FP), R14
+	MOVQ R14, 8(SP)
+	TESTQ R14, R14
+	JEQ  zdone
+	MOVQ bias+56(FP), R13
+	MOVQ dst+0(FP), R11
+	MOVQ q+8(FP), R14
+	MOVQ offs+16(FP), R12
+	MOVQ 0(R12), AX
+	LEAQ (R14)(AX*4), AX
+	MOVQ 8(R12), BX
+	LEAQ (R14)(BX*4), BX
+	MOVQ 16(R12), CX
+	LEAQ (R14)(CX*4), CX
+	MOVQ 24(R12), DX
+	LEAQ (R14)(DX*4), DX
+	MOVQ 32(R12), SI
+	LEAQ (R14)(SI*4), SI
+	MOVQ 40(R12), DI
+	LEAQ (R14)(DI*4), DI
+	MOVQ 48(R12), R8
+	LEAQ (R14)(R8*4), R8
+	MOVQ 56(R12), R9
+	LEAQ (R14)(R9*4), R9
+	MOVQ 64(R12), R10
+	LEAQ (R14)(R10*4), R10
+zrow:
+	XORQ R12, R12
+zcol:
+	CMPQ R12, 16(SP)
+	JGE  ztail
+	VBROADCASTSS (R13), Z11
+	VMULPS (DI)(R12*4), Z5, Z12
+	VFMADD231PS (AX)(R12*4), Z0, Z11
+	VFMADD231PS (R8)(R12*4), Z6, Z12
+	VFMADD231PS (BX)(R12*4), Z1, Z11
+	VFMADD231PS (R9)(R12*4), Z7, Z12
+	VFMADD231PS (CX)(R12*4), Z2, Z11
+	VFMADD231PS (R10)(R12*4), Z8, Z12
+	VFMADD231PS (DX)(R12*4), Z3, Z11
+	VFMADD231PS (SI)(R12*4), Z4, Z11
+	VADDPS Z12, Z11, Z11
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMOVUPS Z11, (R11)
+	ADDQ $64, R11
+	ADDQ $16, R12
+	JMP  zcol
+ztail:
+	KORTESTW K1, K1
+	JEQ  zrowdone
+	VBROADCASTSS (R13), Z11
+	VMULPS.Z (DI)(R12*4), Z5, K1, Z12
+	VFMADD231PS (AX)(R12*4), Z0, K1, Z11
+	VFMADD231PS (R8)(R12*4), Z6, K1, Z12
+	VFMADD231PS (BX)(R12*4), Z1, K1, Z11
+	VFMADD231PS (R9)(R12*4), Z7, K1, Z12
+	VFMADD231PS (CX)(R12*4), Z2, K1, Z11
+	VFMADD231PS (R10)(R12*4), Z8, K1, Z12
+	VFMADD231PS (DX)(R12*4), Z3, K1, Z11
+	VFMADD231PS (SI)(R12*4), Z4, K1, Z11
+	VADDPS Z12, Z11, Z11
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMOVUPS Z11, K1, (R11)
+	MOVQ ow+40(FP), R14
+	SUBQ R12, R14
+	LEAQ (R11)(R14*4), R11
+zrowdone:
+	MOVQ 0(SP), R14
+	ADDQ R14, AX
+	ADDQ R14, BX
+	ADDQ R14, CX
+	ADDQ R14, DX
+	ADDQ R14, SI
+	ADDQ R14, DI
+	ADDQ R14, R8
+	ADDQ R14, R9
+	ADDQ R14, R10
+	DECQ 8(SP)
+	JNE  zrow
+zdone:
+	VZEROUPPER
+	RET
+
+// func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
+//
+// dwPairS1AVX2 on 512-bit registers, for an even oh, two output rows at a
+// time, summed in the same order. A row's partial last vector is read and
+// stored under a mask.
+//
+// Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, K1 the partial vector's
+// lanes, AX/BX/CX/DX input rows y..y+3, R11/SI output rows y and y+1, R12
+// column, R13 bias. Locals: 0(SP) input row stride in bytes, 8(SP) row
+// pairs left, 16(SP) columns in whole vectors.
+TEXT ·dwPairS1Z(SB), NOSPLIT, $24-64
+	MOVQ f+40(FP), R11
+	VBROADCASTSS 0(R11), Z0
+	VBROADCASTSS 4(R11), Z1
+	VBROADCASTSS 8(R11), Z2
+	VBROADCASTSS 12(R11), Z3
+	VBROADCASTSS 16(R11), Z4
+	VBROADCASTSS 20(R11), Z5
+	VBROADCASTSS 24(R11), Z6
+	VBROADCASTSS 28(R11), Z7
+	VBROADCASTSS 32(R11), Z8
+	LEAQ clamp512<>(SB), R11
+	MOVQ relu+56(FP), R12
+	TESTQ R12, R12
+	JNE  pzact
+	ADDQ $8, R11
+pzact:
+	VBROADCASTSS 0(R11), Z9
+	VBROADCASTSS 4(R11), Z10
+	MOVQ ow+32(FP), CX
+	MOVQ CX, R14
+	ANDQ $-16, R14
+	MOVQ R14, 16(SP)     // columns in whole vectors
+	ANDQ $15, CX
+	MOVL $1, R14
+	SHLL CX, R14
+	DECL R14
+	KMOVW R14, K1        // lanes of the partial vector
+	MOVQ oh+24(FP), R14
+	SHRQ $1, R14
+	MOVQ R14, 8(SP)
+	JEQ  pzdone
+	MOVQ ra+16(FP), R14
+	SHLQ $2, R14
+	MOVQ R14, 0(SP)
+	MOVQ bias+48(FP), R13
+	MOVQ dst+0(FP), R11
+	MOVQ q+8(FP), AX
+	LEAQ (AX)(R14*1), BX
+	LEAQ (BX)(R14*1), CX
+	LEAQ (CX)(R14*1), DX
+	MOVQ ow+32(FP), R14
+	LEAQ (R11)(R14*4), SI
+pzrow:
+	XORQ R12, R12
+pzvec:
+	CMPQ R12, 16(SP)
+	JGE  pztail
+	VBROADCASTSS (R13), Z11
+	VBROADCASTSS (R13), Z12
+	VMOVUPS 0(BX)(R12*4), Z15
+	VMULPS Z15, Z3, Z13
+	VFMADD231PS Z15, Z0, Z12
+	VMOVUPS 0(CX)(R12*4), Z15
+	VFMADD231PS Z15, Z6, Z11
+	VMULPS Z15, Z3, Z14
+	VFMADD231PS 0(AX)(R12*4), Z0, Z11
+	VFMADD231PS 0(DX)(R12*4), Z6, Z12
+	VMOVUPS 4(BX)(R12*4), Z15
+	VFMADD231PS Z15, Z4, Z13
+	VFMADD231PS Z15, Z1, Z12
+	VMOVUPS 4(CX)(R12*4), Z15
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z15, Z4, Z14
+	VFMADD231PS 4(AX)(R12*4), Z1, Z11
+	VFMADD231PS 4(DX)(R12*4), Z7, Z12
+	VMOVUPS 8(BX)(R12*4), Z15
+	VFMADD231PS Z15, Z5, Z13
+	VFMADD231PS Z15, Z2, Z12
+	VMOVUPS 8(CX)(R12*4), Z15
+	VFMADD231PS Z15, Z8, Z11
+	VFMADD231PS Z15, Z5, Z14
+	VFMADD231PS 8(AX)(R12*4), Z2, Z11
+	VFMADD231PS 8(DX)(R12*4), Z8, Z12
+	VADDPS Z13, Z11, Z11
+	VADDPS Z14, Z12, Z12
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMAXPS Z12, Z9, Z12
+	VMINPS Z12, Z10, Z12
+	VMOVUPS Z11, (R11)(R12*4)
+	VMOVUPS Z12, (SI)(R12*4)
+	ADDQ $16, R12
+	JMP  pzvec
+pztail:
+	KORTESTW K1, K1
+	JEQ  pzrowdone
+	VBROADCASTSS (R13), Z11
+	VBROADCASTSS (R13), Z12
+	VMOVUPS.Z 0(BX)(R12*4), K1, Z15
+	VMULPS Z15, Z3, Z13
+	VFMADD231PS Z15, Z0, Z12
+	VMOVUPS.Z 0(CX)(R12*4), K1, Z15
+	VFMADD231PS Z15, Z6, Z11
+	VMULPS Z15, Z3, Z14
+	VFMADD231PS 0(AX)(R12*4), Z0, K1, Z11
+	VFMADD231PS 0(DX)(R12*4), Z6, K1, Z12
+	VMOVUPS.Z 4(BX)(R12*4), K1, Z15
+	VFMADD231PS Z15, Z4, Z13
+	VFMADD231PS Z15, Z1, Z12
+	VMOVUPS.Z 4(CX)(R12*4), K1, Z15
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z15, Z4, Z14
+	VFMADD231PS 4(AX)(R12*4), Z1, K1, Z11
+	VFMADD231PS 4(DX)(R12*4), Z7, K1, Z12
+	VMOVUPS.Z 8(BX)(R12*4), K1, Z15
+	VFMADD231PS Z15, Z5, Z13
+	VFMADD231PS Z15, Z2, Z12
+	VMOVUPS.Z 8(CX)(R12*4), K1, Z15
+	VFMADD231PS Z15, Z8, Z11
+	VFMADD231PS Z15, Z5, Z14
+	VFMADD231PS 8(AX)(R12*4), Z2, K1, Z11
+	VFMADD231PS 8(DX)(R12*4), Z8, K1, Z12
+	VADDPS Z13, Z11, Z11
+	VADDPS Z14, Z12, Z12
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMAXPS Z12, Z9, Z12
+	VMINPS Z12, Z10, Z12
+	VMOVUPS Z11, K1, (R11)(R12*4)
+	VMOVUPS Z12, K1, (SI)(R12*4)
+pzrowdone:
+	MOVQ 0(SP), R14
+	LEAQ (AX)(R14*2), AX
+	LEAQ (BX)(R14*2), BX
+	LEAQ (CX)(R14*2), CX
+	LEAQ (DX)(R14*2), DX
+	MOVQ ow+32(FP), R14
+	LEAQ (R11)(R14*8), R11
+	LEAQ (SI)(R14*8), SI
+	DECQ 8(SP)
+	JNE  pzrow
+pzdone:
+	VZEROUPPER
+	RET

@@ -26,6 +26,16 @@ func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, 
 //go:noescape
 func sgemm6x16Z(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
 
+// dwPlaneZ is dwPlaneAVX2 on 512-bit registers.
+//
+//go:noescape
+func dwPlaneZ(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int)
+
+// dwPairS1Z is dwPairS1AVX2 on 512-bit registers, for any ow ≥ 1.
+//
+//go:noescape
+func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
+
 // dwPlaneAVX2 is the AVX2 version of dwPlaneGo.
 //
 //go:noescape
