@@ -53,8 +53,14 @@ const (
 // returns the number of tasks.
 func (g *gemmJob) plan(threads int) int {
 	k := max(g.k, 1)
+	// Blocks are whole multiples of the tiles the micro-kernel computes
+	// together: one on the AVX2 path, four on the AVX-512 one.
+	gran := nr
+	if useAVX512() {
+		gran = 4 * nr
+	}
 	// Columns per block: the packed B block (k×nc) should stay in L2.
-	ncMax := min(max((64*1024/k)&^(nr-1), nr), 512)
+	ncMax := min(max((64*1024/k)&^(gran-1), gran), 512)
 	n16 := (g.n + nr - 1) &^ (nr - 1)
 	nc := min(ncMax, n16)
 	nbN := (g.n + nc - 1) / nc
@@ -62,9 +68,10 @@ func (g *gemmJob) plan(threads int) int {
 	if threads > 1 {
 		want := max(4*threads, min(16*threads, g.m*g.k*g.n/macsPerTask))
 		if nbN < want {
-			nc2 := ((g.n+want-1)/want + nr - 1) &^ (nr - 1)
-			if nc2 >= 64 {
-				nc = nc2
+			// Narrower blocks than 64 columns are not worth their packing;
+			// then the tasks split A instead.
+			if w := (g.n + want - 1) / want; w > 64-nr {
+				nc = (w + gran - 1) &^ (gran - 1)
 				nbN = (g.n + nc - 1) / nc
 			}
 		}

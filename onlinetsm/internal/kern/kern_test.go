@@ -86,10 +86,13 @@ func conv1x1Cases() []c1Case {
 		{37, 41, 100, 20, true, ActReLU6},
 		{64, 192, 196, 24, false, ActNone},
 		// Packed B with more than four tiles: the AVX-512 kernel's groups
-		// of four, a partial last tile alone (13 tiles) and inside a group
-		// (8 tiles).
+		// of four, then of two, then single tiles, with the partial last
+		// tile alone (13 tiles), in a group of four (8), in a pair (6) and
+		// after a pair (7).
 		{60, 40, 200, 7, true, ActReLU6},
 		{66, 24, 120, 0, true, ActNone},
+		{60, 40, 90, 5, true, ActReLU6},
+		{62, 30, 110, 0, false, ActNone},
 	}
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 25; i++ {
