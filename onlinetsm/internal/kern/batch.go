@@ -180,7 +180,7 @@ func (b *batchJob) task(t int, bufp *[]float32) {
 		return
 	}
 	g := &b.g
-	nb, mb := t%g.nbN, t/g.nbN
+	nb, mb := t/g.nbM, t%g.nbM
 	q0 := nb * g.nc / nr
 	q1 := (min(g.n, (nb+1)*g.nc) + nr - 1) / nr
 	p0 := mb * g.ppb

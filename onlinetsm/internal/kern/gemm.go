@@ -22,6 +22,7 @@ type gemmJob struct {
 	c       []float32
 	nc      int       // columns per task (multiple of nr unless it covers n)
 	nbN     int       // column blocks
+	nbM     int       // row blocks (of ppb A panels): task t is column block t/nbM, row block t%nbM
 	ppb     int       // A panels per task
 	shared  bool      // one column block split over A: B is packed once...
 	pk      []float32 // ...here, by the caller, before the tasks run
@@ -81,7 +82,7 @@ func (g *gemmJob) plan(threads int) int {
 	}
 	ppb := (g.np + nbM - 1) / nbM
 	nbM = (g.np + ppb - 1) / ppb
-	g.nc, g.nbN, g.ppb = nc, nbN, ppb
+	g.nc, g.nbN, g.nbM, g.ppb = nc, nbN, nbM, ppb
 	g.shared = nbN == 1 && nbM > 1
 	g.direct = g.mode == srcSplit && !g.shared &&
 		(g.np <= directPanels || g.np <= directPanelsLongK && g.k >= directLongK)
@@ -89,7 +90,7 @@ func (g *gemmJob) plan(threads int) int {
 }
 
 func (g *gemmJob) task(t int, bufp *[]float32) {
-	nb, mb := t%g.nbN, t/g.nbN
+	nb, mb := t/g.nbM, t%g.nbM
 	j0 := nb * g.nc
 	j1 := min(g.n, j0+g.nc)
 	p0 := mb * g.ppb

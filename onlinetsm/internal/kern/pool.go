@@ -38,6 +38,7 @@ type worker struct {
 	// worker takes it (or the caller revokes it), then taken until the
 	// worker is done with it.
 	job      atomic.Pointer[job]
+	part     atomic.Int32 // the job's part this worker starts with
 	sleeping atomic.Bool
 	wake     chan struct{} // capacity 1
 }
@@ -144,7 +145,7 @@ func (p *Pool) work(w *worker) {
 		if j == nil {
 			return
 		}
-		j.drain(&buf)
+		j.drain(int(w.part.Load()), &buf)
 		w.job.Store(nil)
 		j.pending.Add(-1)
 		j.wg.Done() // last touch of j
@@ -198,10 +199,18 @@ const (
 
 // job is one kernel call split into ntask independent tasks. Jobs are
 // recycled through the pool's free list, so a call does not allocate.
+//
+// The tasks are cut into one contiguous part per planned participant (the
+// caller's is part 0). Each participant works through its own part first and
+// then helps with the others'. Kernels number their tasks so that
+// neighbouring tasks touch neighbouring data (a GEMM's column blocks, a
+// depthwise convolution's channels), so with a steady thread count each
+// thread computes much the same region of each layer from frame to frame,
+// and of one layer and the next, keeping it in its own core's caches.
 type job struct {
 	kind    int
 	ntask   int
-	next    atomic.Int64 // next task to take
+	parts   []part
 	pending atomic.Int32 // helpers still working
 	wg      sync.WaitGroup
 	g       gemmJob
@@ -210,20 +219,50 @@ type job struct {
 	buf     []float32 // the caller's buffer for kernels without a Scratch
 }
 
-func (j *job) drain(buf *[]float32) {
-	for {
-		t := int(j.next.Add(1) - 1)
-		if t >= j.ntask {
-			return
+// part is a contiguous range of a job's tasks: next is the next to take, end
+// the first past it.
+type part struct {
+	next atomic.Int64
+	end  int64
+	_    [48]byte // one cache line each
+}
+
+// split cuts the tasks into n parts.
+func (j *job) split(n int) {
+	if cap(j.parts) < n {
+		j.parts = make([]part, n)
+	}
+	j.parts = j.parts[:n]
+	for i := range j.parts {
+		j.parts[i].next.Store(int64(i * j.ntask / n))
+		j.parts[i].end = int64((i + 1) * j.ntask / n)
+	}
+}
+
+// drain runs tasks until none is left: those of part first, then those of
+// the others.
+func (j *job) drain(first int, buf *[]float32) {
+	for k := range j.parts {
+		pt := &j.parts[(first+k)%len(j.parts)]
+		for {
+			t := pt.next.Add(1) - 1
+			if t >= pt.end {
+				break
+			}
+			j.do(int(t), buf)
 		}
-		switch j.kind {
-		case kindGemm:
-			j.g.task(t, buf)
-		case kindDW:
-			j.d.task(t, buf)
-		case kindBatch:
-			j.b.task(t, buf)
-		}
+	}
+}
+
+// do runs task t.
+func (j *job) do(t int, buf *[]float32) {
+	switch j.kind {
+	case kindGemm:
+		j.g.task(t, buf)
+	case kindDW:
+		j.d.task(t, buf)
+	case kindBatch:
+		j.b.task(t, buf)
 	}
 }
 
@@ -267,10 +306,13 @@ func (p *Pool) putJob(j *job) {
 // run executes all tasks of j: it offers j to idle workers (at most one per
 // task beyond the first), works on it itself with buf, and waits for helpers.
 func (p *Pool) run(j *job, buf *[]float32) {
-	j.next.Store(0)
-	helpers := 0
+	want := 0
 	if p != nil && j.ntask > 1 && !p.closed.Load() {
-		want := min(len(p.workers), j.ntask-1)
+		want = min(len(p.workers), j.ntask-1)
+	}
+	j.split(1 + want)
+	helpers := 0
+	if want > 0 {
 		for _, w := range p.workers {
 			if helpers == want {
 				break
@@ -280,6 +322,7 @@ func (p *Pool) run(j *job, buf *[]float32) {
 			}
 			j.pending.Add(1)
 			j.wg.Add(1)
+			w.part.Store(int32(1 + helpers))
 			if !w.job.CompareAndSwap(nil, j) {
 				j.pending.Add(-1)
 				j.wg.Done()
@@ -294,7 +337,7 @@ func (p *Pool) run(j *job, buf *[]float32) {
 			}
 		}
 	}
-	j.drain(buf)
+	j.drain(0, buf)
 	if helpers > 0 {
 		// Revoke the offers no worker has taken yet: all tasks are
 		// claimed, and a worker the OS has not run must not delay us.
