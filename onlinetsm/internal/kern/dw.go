@@ -129,6 +129,10 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 		}
 		return
 	}
+	if d.stride == 1 && d.w >= 8 && useAVX512() {
+		d.taskS1Z(c0, c1, bufp)
+		return
+	}
 	need := d.ps + planeSlack
 	if cap(*bufp) < need {
 		*bufp = make([]float32, need)
@@ -138,6 +142,32 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 		// The padding rows stay zero from one channel to the next.
 		fillPlane(q, d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, ch == c0)
 		dwPlane(d.out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu, d.stride == 1)
+	}
+}
+
+// taskS1Z runs channels [c0, c1) of a stride-1 convolution on the AVX-512
+// kernel that reads the planes as they are, without padded copies.
+func (d *dwJob) taskS1Z(c0, c1 int, bufp *[]float32) {
+	hw := d.h * d.w
+	if c1 <= c0 || hw == 0 {
+		return
+	}
+	need := 2 * (d.w + 16)
+	if cap(*bufp) < need {
+		*bufp = make([]float32, need)
+	}
+	zero := (*bufp)[:need]
+	clear(zero[:d.w+16]) // the buffer held other data before
+	_ = d.in[c1*hw-1]
+	_ = d.out[c1*hw-1]
+	_ = d.wts[c1*9-1]
+	_ = d.bias[c1-1]
+	r := 0
+	if d.relu {
+		r = 1
+	}
+	for ch := c0; ch < c1; ch++ {
+		dwS1Z(&d.out[ch*hw], &d.in[ch*hw], &zero[0], d.h, d.w, &d.wts[ch*9], &d.bias[ch], r)
 	}
 }
 

@@ -941,3 +941,247 @@ pzrowdone:
 pzdone:
 	VZEROUPPER
 	RET
+
+// func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int)
+//
+// The stride-1 depthwise 3×3 convolution (padding 1) of one h×w plane, read
+// as it is, without a padded copy: dst[y*w+x] = act(*bias + Σ_{ky,kx}
+// f[3ky+kx]·src[(y+ky−1)*w + x+kx−1]), the terms outside the plane zero,
+// summed in dwPairS1Z's order, two output rows at a time. Rows above and
+// below the plane are read from zero (w floats of zeros); the columns left
+// and right of it are masked off. With an odd h the last row's partner is
+// written to the w floats after zero's (scratch, never read).
+//
+// Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, K1/K2/K3 the masks of the
+// first vector of a row's taps kx = 0, 1, 2, K4/K5/K6 those of the last
+// vector (when a row has two or more), AX/BX/CX/DX input rows y−1..y+2,
+// R11/SI output rows y and y+1, R12 column, R13 bias, R8 y, DI zero.
+// Locals: 0(SP) columns before the last vector, 8(SP) whether a row has
+// more than one vector.
+TEXT ·dwS1Z(SB), NOSPLIT, $16-64
+	MOVQ f+40(FP), R11
+	VBROADCASTSS 0(R11), Z0
+	VBROADCASTSS 4(R11), Z1
+	VBROADCASTSS 8(R11), Z2
+	VBROADCASTSS 12(R11), Z3
+	VBROADCASTSS 16(R11), Z4
+	VBROADCASTSS 20(R11), Z5
+	VBROADCASTSS 24(R11), Z6
+	VBROADCASTSS 28(R11), Z7
+	VBROADCASTSS 32(R11), Z8
+	LEAQ clamp512<>(SB), R11
+	MOVQ relu+56(FP), R12
+	TESTQ R12, R12
+	JNE  s1act
+	ADDQ $8, R11
+s1act:
+	VBROADCASTSS 0(R11), Z9
+	VBROADCASTSS 4(R11), Z10
+	MOVQ w+32(FP), R9
+	TESTQ R9, R9
+	JEQ  s1done
+	// Vectors per row: nv = ceil(w/16); the last starts at 16(nv−1).
+	LEAQ 15(R9), R10
+	SHRQ $4, R10
+	DECQ R10
+	SHLQ $4, R10
+	MOVQ R10, 0(SP)
+	MOVQ R10, 8(SP)
+	MOVQ R9, R14
+	SUBQ R10, R14 // rem: columns in the last vector, 1..16
+	TESTQ R10, R10
+	JNE  s1two
+	// One vector: kx=1 lanes < w, kx=0 those but lane 0, kx=2 lanes < w−1.
+	MOVQ R14, CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K2
+	MOVL $0xfffe, BX
+	KMOVW BX, K1
+	KANDW K1, K2, K1
+	MOVQ R14, CX
+	DECQ CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K3
+	JMP  s1masks
+s1two:
+	// First vector: lane 0 of kx=0 off. Last: lanes < rem, kx=2 < rem−1.
+	MOVL $0xfffe, BX
+	KMOVW BX, K1
+	MOVL $0xffff, BX
+	KMOVW BX, K2
+	KMOVW BX, K3
+	MOVQ R14, CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K5
+	KMOVW K5, K4
+	MOVQ R14, CX
+	DECQ CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K6
+s1masks:
+	MOVQ bias+48(FP), R13
+	MOVQ zero+16(FP), DI
+	MOVQ dst+0(FP), R11
+	XORQ R8, R8
+s1pair:
+	MOVQ h+24(FP), R9
+	CMPQ R8, R9
+	JGE  s1done
+	// Input rows y−1 .. y+2 (zero outside the plane), output rows y, y+1.
+	MOVQ w+32(FP), R10
+	MOVQ R8, R14
+	IMULQ R10, R14
+	MOVQ src+8(FP), BX
+	LEAQ (BX)(R14*4), BX
+	MOVQ DI, AX
+	TESTQ R8, R8
+	JEQ  s1a
+	MOVQ R10, AX
+	SHLQ $2, AX
+	NEGQ AX
+	ADDQ BX, AX
+s1a:
+	LEAQ (BX)(R10*4), CX
+	LEAQ (CX)(R10*4), DX
+	LEAQ (R11)(R10*4), SI
+	LEAQ 1(R8), R14
+	CMPQ R14, R9
+	JLT  s1c
+	MOVQ DI, CX
+	LEAQ (DI)(R10*4), SI // an odd h: the second row goes to scratch
+	ADDQ $64, SI
+s1c:
+	LEAQ 2(R8), R14
+	CMPQ R14, R9
+	JLT  s1d
+	MOVQ DI, DX
+s1d:
+	XORQ R12, R12
+	VBROADCASTSS (R13), Z11
+	VBROADCASTSS (R13), Z12
+	VMOVUPS.Z -4(BX)(R12*4), K1, Z15
+	VMULPS Z15, Z3, Z13
+	VFMADD231PS Z15, Z0, Z12
+	VMOVUPS.Z -4(CX)(R12*4), K1, Z15
+	VFMADD231PS Z15, Z6, Z11
+	VMULPS Z15, Z3, Z14
+	VFMADD231PS -4(AX)(R12*4), Z0, K1, Z11
+	VFMADD231PS -4(DX)(R12*4), Z6, K1, Z12
+	VMOVUPS.Z 0(BX)(R12*4), K2, Z15
+	VFMADD231PS Z15, Z4, Z13
+	VFMADD231PS Z15, Z1, Z12
+	VMOVUPS.Z 0(CX)(R12*4), K2, Z15
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z15, Z4, Z14
+	VFMADD231PS 0(AX)(R12*4), Z1, K2, Z11
+	VFMADD231PS 0(DX)(R12*4), Z7, K2, Z12
+	VMOVUPS.Z 4(BX)(R12*4), K3, Z15
+	VFMADD231PS Z15, Z5, Z13
+	VFMADD231PS Z15, Z2, Z12
+	VMOVUPS.Z 4(CX)(R12*4), K3, Z15
+	VFMADD231PS Z15, Z8, Z11
+	VFMADD231PS Z15, Z5, Z14
+	VFMADD231PS 4(AX)(R12*4), Z2, K3, Z11
+	VFMADD231PS 4(DX)(R12*4), Z8, K3, Z12
+	VADDPS Z13, Z11, Z11
+	VADDPS Z14, Z12, Z12
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMAXPS Z12, Z9, Z12
+	VMINPS Z12, Z10, Z12
+	VMOVUPS Z11, K2, (R11)(R12*4)
+	VMOVUPS Z12, K2, (SI)(R12*4)
+	MOVQ 8(SP), R14
+	TESTQ R14, R14
+	JEQ  s1rowdone
+	MOVQ $16, R12
+s1vec:
+	CMPQ R12, 0(SP)
+	JGE  s1last
+	VBROADCASTSS (R13), Z11
+	VBROADCASTSS (R13), Z12
+	VMOVUPS -4(BX)(R12*4), Z15
+	VMULPS Z15, Z3, Z13
+	VFMADD231PS Z15, Z0, Z12
+	VMOVUPS -4(CX)(R12*4), Z15
+	VFMADD231PS Z15, Z6, Z11
+	VMULPS Z15, Z3, Z14
+	VFMADD231PS -4(AX)(R12*4), Z0, Z11
+	VFMADD231PS -4(DX)(R12*4), Z6, Z12
+	VMOVUPS 0(BX)(R12*4), Z15
+	VFMADD231PS Z15, Z4, Z13
+	VFMADD231PS Z15, Z1, Z12
+	VMOVUPS 0(CX)(R12*4), Z15
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z15, Z4, Z14
+	VFMADD231PS 0(AX)(R12*4), Z1, Z11
+	VFMADD231PS 0(DX)(R12*4), Z7, Z12
+	VMOVUPS 4(BX)(R12*4), Z15
+	VFMADD231PS Z15, Z5, Z13
+	VFMADD231PS Z15, Z2, Z12
+	VMOVUPS 4(CX)(R12*4), Z15
+	VFMADD231PS Z15, Z8, Z11
+	VFMADD231PS Z15, Z5, Z14
+	VFMADD231PS 4(AX)(R12*4), Z2, Z11
+	VFMADD231PS 4(DX)(R12*4), Z8, Z12
+	VADDPS Z13, Z11, Z11
+	VADDPS Z14, Z12, Z12
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMAXPS Z12, Z9, Z12
+	VMINPS Z12, Z10, Z12
+	VMOVUPS Z11, (R11)(R12*4)
+	VMOVUPS Z12, (SI)(R12*4)
+	ADDQ $16, R12
+	JMP  s1vec
+s1last:
+	VBROADCASTSS (R13), Z11
+	VBROADCASTSS (R13), Z12
+	VMOVUPS.Z -4(BX)(R12*4), K4, Z15
+	VMULPS Z15, Z3, Z13
+	VFMADD231PS Z15, Z0, Z12
+	VMOVUPS.Z -4(CX)(R12*4), K4, Z15
+	VFMADD231PS Z15, Z6, Z11
+	VMULPS Z15, Z3, Z14
+	VFMADD231PS -4(AX)(R12*4), Z0, K4, Z11
+	VFMADD231PS -4(DX)(R12*4), Z6, K4, Z12
+	VMOVUPS.Z 0(BX)(R12*4), K5, Z15
+	VFMADD231PS Z15, Z4, Z13
+	VFMADD231PS Z15, Z1, Z12
+	VMOVUPS.Z 0(CX)(R12*4), K5, Z15
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z15, Z4, Z14
+	VFMADD231PS 0(AX)(R12*4), Z1, K5, Z11
+	VFMADD231PS 0(DX)(R12*4), Z7, K5, Z12
+	VMOVUPS.Z 4(BX)(R12*4), K6, Z15
+	VFMADD231PS Z15, Z5, Z13
+	VFMADD231PS Z15, Z2, Z12
+	VMOVUPS.Z 4(CX)(R12*4), K6, Z15
+	VFMADD231PS Z15, Z8, Z11
+	VFMADD231PS Z15, Z5, Z14
+	VFMADD231PS 4(AX)(R12*4), Z2, K6, Z11
+	VFMADD231PS 4(DX)(R12*4), Z8, K6, Z12
+	VADDPS Z13, Z11, Z11
+	VADDPS Z14, Z12, Z12
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMAXPS Z12, Z9, Z12
+	VMINPS Z12, Z10, Z12
+	VMOVUPS Z11, K5, (R11)(R12*4)
+	VMOVUPS Z12, K5, (SI)(R12*4)
+s1rowdone:
+	MOVQ w+32(FP), R10
+	LEAQ (R11)(R10*8), R11
+	ADDQ $2, R8
+	JMP  s1pair
+s1done:
+	VZEROUPPER
+	RET

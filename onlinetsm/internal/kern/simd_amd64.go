@@ -36,6 +36,14 @@ func dwPlaneZ(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, r
 //go:noescape
 func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
 
+// dwS1Z is the stride-1 depthwise 3×3 convolution (padding 1) of the h×w
+// plane src into dst, without a padded copy: rows outside the plane are
+// read from zero (w+16 zeros, followed by w+16 floats of scratch that an
+// odd h writes to).
+//
+//go:noescape
+func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int)
+
 // dwPlaneAVX2 is the AVX2 version of dwPlaneGo.
 //
 //go:noescape

@@ -24,6 +24,10 @@ func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
 
+func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int) {
+	panic("kern: no assembly kernels")
+}
+
 func dwPlaneAVX2(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
