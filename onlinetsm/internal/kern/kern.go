@@ -10,13 +10,20 @@
 // On amd64 CPUs with AVX2 and FMA the inner loops run in assembly: a 6×16
 // register-blocked SGEMM micro-kernel with the bias, residual and ReLU6 fused
 // into its epilogue, and a 9-tap depthwise plane kernel reading zero-padded
-// (for stride 2, column-deinterleaved) copies of each input plane. Elsewhere,
-// with the purego build tag, or after Use(PathPortable), portable Go kernels
-// with the same blocking give the same results to float32 rounding. Path,
-// Available, Use and Current name and select these implementations.
+// (for stride 2, column-deinterleaved) copies of each input plane. On CPUs
+// with AVX-512F, BW and VL the GEMM computes four such tiles at once in
+// 512-bit registers (6×64 in 24 accumulators), and the depthwise kernels
+// work on 16 lanes with masked edges, stride 1 straight from the unpadded
+// plane. Elsewhere, with the purego build tag, or after Use(PathPortable),
+// portable Go kernels with the same blocking give the same results to
+// float32 rounding. Path, Available, Use and Current name and select these
+// implementations.
 //
 // Parallel kernels split a GEMM over column blocks (and row blocks of A when
-// there are few columns) and a depthwise convolution over channels.
+// there are few columns) and a depthwise convolution over channels; each
+// thread takes a contiguous part of the tasks first, so that it computes the
+// same region of successive layers and their data stays in its core's
+// caches.
 package kern
 
 // Act is the activation fused into a kernel's epilogue.
