@@ -129,8 +129,8 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 		}
 		return
 	}
-	if d.stride == 1 && d.w >= 8 && useAVX512() {
-		d.taskS1Z(c0, c1, bufp)
+	if d.ow >= 8 && useAVX512() {
+		d.taskZ(c0, c1, bufp)
 		return
 	}
 	need := d.ps + planeSlack
@@ -145,21 +145,23 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 	}
 }
 
-// taskS1Z runs channels [c0, c1) of a stride-1 convolution on the AVX-512
-// kernel that reads the planes as they are, without padded copies.
-func (d *dwJob) taskS1Z(c0, c1 int, bufp *[]float32) {
-	hw := d.h * d.w
+// taskZ runs channels [c0, c1) of a stride-1 or stride-2 convolution on
+// the AVX-512 kernels that read the planes as they are, without padded
+// copies.
+func (d *dwJob) taskZ(c0, c1 int, bufp *[]float32) {
+	hw, ohw := d.h*d.w, d.oh*d.ow
 	if c1 <= c0 || hw == 0 {
 		return
 	}
-	need := 2 * (d.w + 16)
+	// Zero rows (and, for stride 1, scratch for an odd h's extra row).
+	need := 2 * (d.w + 32)
 	if cap(*bufp) < need {
 		*bufp = make([]float32, need)
 	}
 	zero := (*bufp)[:need]
-	clear(zero[:d.w+16]) // the buffer held other data before
+	clear(zero[:d.w+32]) // the buffer held other data before
 	_ = d.in[c1*hw-1]
-	_ = d.out[c1*hw-1]
+	_ = d.out[c1*ohw-1]
 	_ = d.wts[c1*9-1]
 	_ = d.bias[c1-1]
 	r := 0
@@ -167,7 +169,11 @@ func (d *dwJob) taskS1Z(c0, c1 int, bufp *[]float32) {
 		r = 1
 	}
 	for ch := c0; ch < c1; ch++ {
-		dwS1Z(&d.out[ch*hw], &d.in[ch*hw], &zero[0], d.h, d.w, &d.wts[ch*9], &d.bias[ch], r)
+		if d.stride == 1 {
+			dwS1Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, &d.wts[ch*9], &d.bias[ch], r)
+		} else {
+			dwS2Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, d.oh, d.ow, &d.wts[ch*9], &d.bias[ch], r)
+		}
 	}
 }
 

@@ -963,9 +963,9 @@ pzdone:
 // as it is, without a padded copy: dst[y*w+x] = act(*bias + Σ_{ky,kx}
 // f[3ky+kx]·src[(y+ky−1)*w + x+kx−1]), the terms outside the plane zero,
 // summed in dwPairS1Z's order, two output rows at a time. Rows above and
-// below the plane are read from zero (w floats of zeros); the columns left
-// and right of it are masked off. With an odd h the last row's partner is
-// written to the w floats after zero's (scratch, never read).
+// below the plane are read from zero (w+32 floats of zeros); the columns
+// left and right of it are masked off. With an odd h the last row's partner
+// is written to the w floats after those (scratch, never read).
 //
 // Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, K1/K2/K3 the masks of the
 // first vector of a row's taps kx = 0, 1, 2, K4/K5/K6 those of the last
@@ -1072,7 +1072,7 @@ s1a:
 	JLT  s1c
 	MOVQ DI, CX
 	LEAQ (DI)(R10*4), SI // an odd h: the second row goes to scratch
-	ADDQ $64, SI
+	ADDQ $128, SI
 s1c:
 	LEAQ 2(R8), R14
 	CMPQ R14, R9
@@ -1210,5 +1210,246 @@ s1rowdone:
 	ADDQ $2, R8
 	JMP  s1pair
 s1done:
+	VZEROUPPER
+	RET
+DATA permidx512<>+0(SB)/4, $0
+DATA permidx512<>+4(SB)/4, $2
+DATA permidx512<>+8(SB)/4, $4
+DATA permidx512<>+12(SB)/4, $6
+DATA permidx512<>+16(SB)/4, $8
+DATA permidx512<>+20(SB)/4, $10
+DATA permidx512<>+24(SB)/4, $12
+DATA permidx512<>+28(SB)/4, $14
+DATA permidx512<>+32(SB)/4, $16
+DATA permidx512<>+36(SB)/4, $18
+DATA permidx512<>+40(SB)/4, $20
+DATA permidx512<>+44(SB)/4, $22
+DATA permidx512<>+48(SB)/4, $24
+DATA permidx512<>+52(SB)/4, $26
+DATA permidx512<>+56(SB)/4, $28
+DATA permidx512<>+60(SB)/4, $30
+DATA permidx512<>+64(SB)/4, $1
+DATA permidx512<>+68(SB)/4, $3
+DATA permidx512<>+72(SB)/4, $5
+DATA permidx512<>+76(SB)/4, $7
+DATA permidx512<>+80(SB)/4, $9
+DATA permidx512<>+84(SB)/4, $11
+DATA permidx512<>+88(SB)/4, $13
+DATA permidx512<>+92(SB)/4, $15
+DATA permidx512<>+96(SB)/4, $17
+DATA permidx512<>+100(SB)/4, $19
+DATA permidx512<>+104(SB)/4, $21
+DATA permidx512<>+108(SB)/4, $23
+DATA permidx512<>+112(SB)/4, $25
+DATA permidx512<>+116(SB)/4, $27
+DATA permidx512<>+120(SB)/4, $29
+DATA permidx512<>+124(SB)/4, $31
+GLOBL permidx512<>(SB), RODATA|NOPTR, $128
+
+// (1<<i)-1 for i = 0..16: the masks of the first i lanes.
+DATA lanemask<>+0(SB)/2, $0
+DATA lanemask<>+2(SB)/2, $1
+DATA lanemask<>+4(SB)/2, $3
+DATA lanemask<>+6(SB)/2, $7
+DATA lanemask<>+8(SB)/2, $15
+DATA lanemask<>+10(SB)/2, $31
+DATA lanemask<>+12(SB)/2, $63
+DATA lanemask<>+14(SB)/2, $127
+DATA lanemask<>+16(SB)/2, $255
+DATA lanemask<>+18(SB)/2, $511
+DATA lanemask<>+20(SB)/2, $1023
+DATA lanemask<>+22(SB)/2, $2047
+DATA lanemask<>+24(SB)/2, $4095
+DATA lanemask<>+26(SB)/2, $8191
+DATA lanemask<>+28(SB)/2, $16383
+DATA lanemask<>+30(SB)/2, $32767
+DATA lanemask<>+32(SB)/2, $65535
+GLOBL lanemask<>(SB), RODATA|NOPTR, $34
+
+// func dwS2Z(dst, src, zero *float32, h, w, oh, ow int, f, bias *float32, relu int)
+//
+// The stride-2 depthwise 3×3 convolution (padding 1) of one h×w plane into
+// the oh×ow plane dst, read as it is, without a deinterleaved copy:
+// dst[y*ow+x] = act(*bias + Σ_{ky,kx} f[3ky+kx]·src[(2y+ky−1)*w + 2x+kx−1]),
+// the terms outside the plane zero. For 16 outputs it loads the 32 input
+// columns from 2x, splits them into even (kx=1) and odd (kx=2) lanes, and
+// takes the kx=0 lanes from the odd ones shifted by one lane, the first
+// coming from the previous 16 (zero at the left edge). Rows above and below
+// the plane are read from zero (w+32 floats of zeros); columns right of it
+// are masked off.
+//
+// Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, Z30/Z31 the even and odd
+// lane indices, Z18..Z20 each input row's previous odd lanes, K1 the output
+// lanes of the last vector, K2/K3 its input lanes, AX/BX/CX input rows
+// 2y−1..2y+1, R11 the output row, R12 the output column, R13 bias, R8 y,
+// DI zero.
+TEXT ·dwS2Z(SB), NOSPLIT, $0-80
+	MOVQ f+56(FP), R11
+	VBROADCASTSS 0(R11), Z0
+	VBROADCASTSS 4(R11), Z1
+	VBROADCASTSS 8(R11), Z2
+	VBROADCASTSS 12(R11), Z3
+	VBROADCASTSS 16(R11), Z4
+	VBROADCASTSS 20(R11), Z5
+	VBROADCASTSS 24(R11), Z6
+	VBROADCASTSS 28(R11), Z7
+	VBROADCASTSS 32(R11), Z8
+	LEAQ clamp512<>(SB), R11
+	MOVQ relu+72(FP), R12
+	TESTQ R12, R12
+	JNE  s2act
+	ADDQ $8, R11
+s2act:
+	VBROADCASTSS 0(R11), Z9
+	VBROADCASTSS 4(R11), Z10
+	VMOVDQU32 permidx512<>+0(SB), Z30
+	VMOVDQU32 permidx512<>+64(SB), Z31
+	MOVQ bias+64(FP), R13
+	MOVQ zero+16(FP), DI
+	MOVQ dst+0(FP), R11
+	XORQ R8, R8
+s2row:
+	CMPQ R8, oh+40(FP)
+	JGE  s2done
+	MOVQ w+32(FP), R10
+	SHLQ $2, R10 // input row in bytes
+	MOVQ R8, R14
+	SHLQ $1, R14
+	IMULQ R10, R14
+	MOVQ src+8(FP), BX
+	ADDQ R14, BX // row 2y
+	MOVQ DI, AX
+	TESTQ R8, R8
+	JEQ  s2a
+	MOVQ BX, AX
+	SUBQ R10, AX
+s2a:
+	LEAQ (BX)(R10*1), CX
+	LEAQ 1(R8)(R8*1), R14
+	CMPQ R14, h+24(FP)
+	JLT  s2c
+	MOVQ DI, CX
+s2c:
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	XORQ R12, R12
+s2vec:
+	MOVQ ow+48(FP), R9
+	SUBQ R12, R9 // outputs left
+	JLE  s2rowdone
+	CMPQ R9, $16
+	JLT  s2tail
+	LEAQ 16(R12)(R12*1), R10 // 2x + 32 (in floats) must stay within w
+	ADDQ $16, R10
+	CMPQ R10, w+32(FP)
+	JGT  s2tail
+	VBROADCASTSS (R13), Z11
+	VPXORD Z12, Z12, Z12
+	VMOVUPS (AX)(R12*8), Z13
+	VMOVUPS 64(AX)(R12*8), Z14
+	VMOVAPS Z13, Z15
+	VPERMT2PS Z14, Z30, Z15
+	VPERMT2PS Z14, Z31, Z13
+	VALIGND $15, Z18, Z13, Z17
+	VMOVAPS Z13, Z18
+	VFMADD231PS Z17, Z0, Z11
+	VFMADD231PS Z15, Z1, Z11
+	VFMADD231PS Z13, Z2, Z11
+	VMOVUPS (BX)(R12*8), Z13
+	VMOVUPS 64(BX)(R12*8), Z14
+	VMOVAPS Z13, Z15
+	VPERMT2PS Z14, Z30, Z15
+	VPERMT2PS Z14, Z31, Z13
+	VALIGND $15, Z19, Z13, Z17
+	VMOVAPS Z13, Z19
+	VFMADD231PS Z17, Z3, Z12
+	VFMADD231PS Z15, Z4, Z12
+	VFMADD231PS Z13, Z5, Z12
+	VMOVUPS (CX)(R12*8), Z13
+	VMOVUPS 64(CX)(R12*8), Z14
+	VMOVAPS Z13, Z15
+	VPERMT2PS Z14, Z30, Z15
+	VPERMT2PS Z14, Z31, Z13
+	VALIGND $15, Z20, Z13, Z17
+	VMOVAPS Z13, Z20
+	VFMADD231PS Z17, Z6, Z11
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z13, Z8, Z11
+	VADDPS Z12, Z11, Z11
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMOVUPS Z11, (R11)(R12*4)
+	ADDQ $16, R12
+	JMP  s2vec
+s2tail:
+	// The last vector: K1 = min(outputs left, 16) lanes, K2/K3 the input
+	// columns left (w − 2x) in its two halves.
+	LEAQ lanemask<>(SB), R14
+	CMPQ R9, $16
+	JLE  s2k1
+	MOVQ $16, R9
+s2k1:
+	KMOVW (R14)(R9*2), K1
+	MOVQ w+32(FP), R9
+	SUBQ R12, R9
+	SUBQ R12, R9 // input columns left
+	MOVQ R9, R10
+	CMPQ R10, $16
+	JLE  s2k2
+	MOVQ $16, R10
+s2k2:
+	KMOVW (R14)(R10*2), K2
+	SUBQ $16, R9
+	JGE  s2k3
+	XORQ R9, R9
+s2k3:
+	CMPQ R9, $16
+	JLE  s2k4
+	MOVQ $16, R9
+s2k4:
+	KMOVW (R14)(R9*2), K3
+	VBROADCASTSS (R13), Z11
+	VPXORD Z12, Z12, Z12
+	VMOVUPS.Z (AX)(R12*8), K2, Z13
+	VMOVUPS.Z 64(AX)(R12*8), K3, Z14
+	VMOVAPS Z13, Z15
+	VPERMT2PS Z14, Z30, Z15
+	VPERMT2PS Z14, Z31, Z13
+	VALIGND $15, Z18, Z13, Z17
+	VMOVAPS Z13, Z18
+	VFMADD231PS Z17, Z0, Z11
+	VFMADD231PS Z15, Z1, Z11
+	VFMADD231PS Z13, Z2, Z11
+	VMOVUPS.Z (BX)(R12*8), K2, Z13
+	VMOVUPS.Z 64(BX)(R12*8), K3, Z14
+	VMOVAPS Z13, Z15
+	VPERMT2PS Z14, Z30, Z15
+	VPERMT2PS Z14, Z31, Z13
+	VALIGND $15, Z19, Z13, Z17
+	VMOVAPS Z13, Z19
+	VFMADD231PS Z17, Z3, Z12
+	VFMADD231PS Z15, Z4, Z12
+	VFMADD231PS Z13, Z5, Z12
+	VMOVUPS.Z (CX)(R12*8), K2, Z13
+	VMOVUPS.Z 64(CX)(R12*8), K3, Z14
+	VMOVAPS Z13, Z15
+	VPERMT2PS Z14, Z30, Z15
+	VPERMT2PS Z14, Z31, Z13
+	VALIGND $15, Z20, Z13, Z17
+	VMOVAPS Z13, Z20
+	VFMADD231PS Z17, Z6, Z11
+	VFMADD231PS Z15, Z7, Z11
+	VFMADD231PS Z13, Z8, Z11
+	VADDPS Z12, Z11, Z11
+	VMAXPS Z11, Z9, Z11
+	VMINPS Z11, Z10, Z11
+	VMOVUPS Z11, K1, (R11)(R12*4)
+s2rowdone:
+	MOVQ ow+48(FP), R9
+	LEAQ (R11)(R9*4), R11
+	INCQ R8
+	JMP  s2row
+s2done:
 	VZEROUPPER
 	RET

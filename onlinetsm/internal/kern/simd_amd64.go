@@ -38,11 +38,18 @@ func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
 
 // dwS1Z is the stride-1 depthwise 3×3 convolution (padding 1) of the h×w
 // plane src into dst, without a padded copy: rows outside the plane are
-// read from zero (w+16 zeros, followed by w+16 floats of scratch that an
+// read from zero (w+32 zeros, followed by w floats of scratch that an
 // odd h writes to).
 //
 //go:noescape
 func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int)
+
+// dwS2Z is the stride-2 depthwise 3×3 convolution (padding 1) of the h×w
+// plane src into the oh×ow plane dst, without a deinterleaved copy: rows
+// outside the plane are read from zero (w+32 zeros).
+//
+//go:noescape
+func dwS2Z(dst, src, zero *float32, h, w, oh, ow int, f, bias *float32, relu int)
 
 // dwPlaneAVX2 is the AVX2 version of dwPlaneGo.
 //

@@ -28,6 +28,10 @@ func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
 
+func dwS2Z(dst, src, zero *float32, h, w, oh, ow int, f, bias *float32, relu int) {
+	panic("kern: no assembly kernels")
+}
+
 func dwPlaneAVX2(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
