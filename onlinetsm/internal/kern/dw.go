@@ -114,13 +114,20 @@ type dwJob struct {
 	wts, bias       []float32
 	relu            bool
 	out             []float32
-	chunk           int
+	chunk           int // channels per task
+	bands           int // bands of output rows (AVX-512 kernels only; else 1)
 	ps, ra          int
 	offs            [9]int
 }
 
+// task runs task t: the channels of chunk t%nchunk in band t/nchunk, so
+// that, as the pool hands each thread a contiguous part of the tasks, a
+// thread computes the same rows of every channel, the pixels that the
+// neighbouring GEMMs' column blocks give it.
 func (d *dwJob) task(t int, bufp *[]float32) {
-	c0 := t * d.chunk
+	nchunk := (d.c + d.chunk - 1) / d.chunk
+	band := t / nchunk
+	c0 := t % nchunk * d.chunk
 	c1 := min(d.c, c0+d.chunk)
 	hw, ohw := d.h*d.w, d.oh*d.ow
 	if d.stride != 1 && d.stride != 2 {
@@ -129,8 +136,9 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 		}
 		return
 	}
-	if d.ow >= 8 && useAVX512() {
-		d.taskZ(c0, c1, bufp)
+	if d.zkernels() {
+		bands := max(d.bands, 1)
+		d.taskZ(c0, c1, band*d.oh/bands, (band+1)*d.oh/bands, bufp)
 		return
 	}
 	need := d.ps + planeSlack
@@ -145,12 +153,18 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 	}
 }
 
-// taskZ runs channels [c0, c1) of a stride-1 or stride-2 convolution on
-// the AVX-512 kernels that read the planes as they are, without padded
-// copies.
-func (d *dwJob) taskZ(c0, c1 int, bufp *[]float32) {
+// zkernels reports whether the job runs on the AVX-512 kernels that read
+// the planes as they are (stride 1 or 2, 8 output columns or more), which
+// can also split the rows into bands.
+func (d *dwJob) zkernels() bool {
+	return (d.stride == 1 || d.stride == 2) && d.ow >= 8 && useAVX512()
+}
+
+// taskZ runs output rows [y0, y1) of channels [c0, c1) on the AVX-512
+// kernels that read the planes as they are, without padded copies.
+func (d *dwJob) taskZ(c0, c1, y0, y1 int, bufp *[]float32) {
 	hw, ohw := d.h*d.w, d.oh*d.ow
-	if c1 <= c0 || hw == 0 {
+	if c1 <= c0 || y1 <= y0 || hw == 0 {
 		return
 	}
 	// Zero rows (and, for stride 1, scratch for an odd h's extra row).
@@ -170,9 +184,9 @@ func (d *dwJob) taskZ(c0, c1 int, bufp *[]float32) {
 	}
 	for ch := c0; ch < c1; ch++ {
 		if d.stride == 1 {
-			dwS1Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, &d.wts[ch*9], &d.bias[ch], r)
+			dwS1Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, y0, y1, &d.wts[ch*9], &d.bias[ch], r)
 		} else {
-			dwS2Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, d.oh, d.ow, &d.wts[ch*9], &d.bias[ch], r)
+			dwS2Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, d.ow, y0, y1, &d.wts[ch*9], &d.bias[ch], r)
 		}
 	}
 }

@@ -95,12 +95,18 @@ func Depthwise3x3(p *Pool, in []float32, c, h, w, stride int, wts, bias []float3
 		j.d.ps, j.d.ra, j.d.offs = planeGeom(h, w, stride)
 	}
 	threads := p.Threads()
-	ntask := 1
+	ntask, bands := 1, 1
 	if threads > 1 {
 		ntask = min(c, 8*threads)
+		if j.d.zkernels() && oh >= 4*threads {
+			// A band of rows per thread, each cut into channel chunks.
+			bands = threads
+			ntask = min(c, 8)
+		}
 	}
 	j.d.chunk = (c + ntask - 1) / ntask
-	j.ntask = (c + j.d.chunk - 1) / j.d.chunk
+	j.d.bands = bands
+	j.ntask = bands * ((c + j.d.chunk - 1) / j.d.chunk)
 	p.run(j, &j.buf)
 	p.putJob(j)
 }

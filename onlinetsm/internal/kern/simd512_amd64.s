@@ -957,15 +957,17 @@ pzdone:
 	VZEROUPPER
 	RET
 
-// func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int)
+// func dwS1Z(dst, src, zero *float32, h, w, y0, y1 int, f, bias *float32, relu int)
 //
-// The stride-1 depthwise 3×3 convolution (padding 1) of one h×w plane, read
-// as it is, without a padded copy: dst[y*w+x] = act(*bias + Σ_{ky,kx}
+// Rows y0 ≤ y < y1 of the stride-1 depthwise 3×3 convolution (padding 1)
+// of one h×w plane, read as it is, without a padded copy: dst[y*w+x] =
+// act(*bias + Σ_{ky,kx}
 // f[3ky+kx]·src[(y+ky−1)*w + x+kx−1]), the terms outside the plane zero,
 // summed in dwPairS1Z's order, two output rows at a time. Rows above and
 // below the plane are read from zero (w+32 floats of zeros); the columns
 // left and right of it are masked off. With an odd h the last row's partner
-// is written to the w floats after those (scratch, never read).
+// is written to the w floats after those (scratch, never read). An odd
+// number of rows writes its last row's partner there too.
 //
 // Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, K1/K2/K3 the masks of the
 // first vector of a row's taps kx = 0, 1, 2, K4/K5/K6 those of the last
@@ -973,8 +975,8 @@ pzdone:
 // R11/SI output rows y and y+1, R12 column, R13 bias, R8 y, DI zero.
 // Locals: 0(SP) columns before the last vector, 8(SP) whether a row has
 // more than one vector.
-TEXT ·dwS1Z(SB), NOSPLIT, $16-64
-	MOVQ f+40(FP), R11
+TEXT ·dwS1Z(SB), NOSPLIT, $16-80
+	MOVQ f+56(FP), R11
 	VBROADCASTSS 0(R11), Z0
 	VBROADCASTSS 4(R11), Z1
 	VBROADCASTSS 8(R11), Z2
@@ -985,7 +987,7 @@ TEXT ·dwS1Z(SB), NOSPLIT, $16-64
 	VBROADCASTSS 28(R11), Z7
 	VBROADCASTSS 32(R11), Z8
 	LEAQ clamp512<>(SB), R11
-	MOVQ relu+56(FP), R12
+	MOVQ relu+72(FP), R12
 	TESTQ R12, R12
 	JNE  s1act
 	ADDQ $8, R11
@@ -1042,13 +1044,16 @@ s1two:
 	DECL BX
 	KMOVW BX, K6
 s1masks:
-	MOVQ bias+48(FP), R13
+	MOVQ bias+64(FP), R13
 	MOVQ zero+16(FP), DI
+	MOVQ y0+40(FP), R8
+	MOVQ R8, R14
+	IMULQ w+32(FP), R14
 	MOVQ dst+0(FP), R11
-	XORQ R8, R8
+	LEAQ (R11)(R14*4), R11
 s1pair:
 	MOVQ h+24(FP), R9
-	CMPQ R8, R9
+	CMPQ R8, y1+48(FP)
 	JGE  s1done
 	// Input rows y−1 .. y+2 (zero outside the plane), output rows y, y+1.
 	MOVQ w+32(FP), R10
@@ -1069,9 +1074,12 @@ s1a:
 	LEAQ (R11)(R10*4), SI
 	LEAQ 1(R8), R14
 	CMPQ R14, R9
-	JLT  s1c
+	JLT  s1b
 	MOVQ DI, CX
-	LEAQ (DI)(R10*4), SI // an odd h: the second row goes to scratch
+s1b:
+	CMPQ R14, y1+48(FP)
+	JLT  s1c
+	LEAQ (DI)(R10*4), SI // an odd count: the second row goes to scratch
 	ADDQ $128, SI
 s1c:
 	LEAQ 2(R8), R14
@@ -1266,10 +1274,11 @@ DATA lanemask<>+30(SB)/2, $32767
 DATA lanemask<>+32(SB)/2, $65535
 GLOBL lanemask<>(SB), RODATA|NOPTR, $34
 
-// func dwS2Z(dst, src, zero *float32, h, w, oh, ow int, f, bias *float32, relu int)
+// func dwS2Z(dst, src, zero *float32, h, w, ow, y0, y1 int, f, bias *float32, relu int)
 //
-// The stride-2 depthwise 3×3 convolution (padding 1) of one h×w plane into
-// the oh×ow plane dst, read as it is, without a deinterleaved copy:
+// Rows y0 ≤ y < y1 of the stride-2 depthwise 3×3 convolution (padding 1)
+// of one h×w plane into the plane dst, ow wide, read as it is, without a
+// deinterleaved copy:
 // dst[y*ow+x] = act(*bias + Σ_{ky,kx} f[3ky+kx]·src[(2y+ky−1)*w + 2x+kx−1]),
 // the terms outside the plane zero. For 16 outputs it loads the 32 input
 // columns from 2x, splits them into even (kx=1) and odd (kx=2) lanes, and
@@ -1283,8 +1292,8 @@ GLOBL lanemask<>(SB), RODATA|NOPTR, $34
 // lanes of the last vector, K2/K3 its input lanes, AX/BX/CX input rows
 // 2y−1..2y+1, R11 the output row, R12 the output column, R13 bias, R8 y,
 // DI zero.
-TEXT ·dwS2Z(SB), NOSPLIT, $0-80
-	MOVQ f+56(FP), R11
+TEXT ·dwS2Z(SB), NOSPLIT, $0-88
+	MOVQ f+64(FP), R11
 	VBROADCASTSS 0(R11), Z0
 	VBROADCASTSS 4(R11), Z1
 	VBROADCASTSS 8(R11), Z2
@@ -1295,7 +1304,7 @@ TEXT ·dwS2Z(SB), NOSPLIT, $0-80
 	VBROADCASTSS 28(R11), Z7
 	VBROADCASTSS 32(R11), Z8
 	LEAQ clamp512<>(SB), R11
-	MOVQ relu+72(FP), R12
+	MOVQ relu+80(FP), R12
 	TESTQ R12, R12
 	JNE  s2act
 	ADDQ $8, R11
@@ -1304,12 +1313,15 @@ s2act:
 	VBROADCASTSS 4(R11), Z10
 	VMOVDQU32 permidx512<>+0(SB), Z30
 	VMOVDQU32 permidx512<>+64(SB), Z31
-	MOVQ bias+64(FP), R13
+	MOVQ bias+72(FP), R13
 	MOVQ zero+16(FP), DI
+	MOVQ y0+48(FP), R8
+	MOVQ R8, R14
+	IMULQ ow+40(FP), R14
 	MOVQ dst+0(FP), R11
-	XORQ R8, R8
+	LEAQ (R11)(R14*4), R11
 s2row:
-	CMPQ R8, oh+40(FP)
+	CMPQ R8, y1+56(FP)
 	JGE  s2done
 	MOVQ w+32(FP), R10
 	SHLQ $2, R10 // input row in bytes
@@ -1335,7 +1347,7 @@ s2c:
 	VPXORD Z20, Z20, Z20
 	XORQ R12, R12
 s2vec:
-	MOVQ ow+48(FP), R9
+	MOVQ ow+40(FP), R9
 	SUBQ R12, R9 // outputs left
 	JLE  s2rowdone
 	CMPQ R9, $16
@@ -1446,7 +1458,7 @@ s2k4:
 	VMINPS Z11, Z10, Z11
 	VMOVUPS Z11, K1, (R11)(R12*4)
 s2rowdone:
-	MOVQ ow+48(FP), R9
+	MOVQ ow+40(FP), R9
 	LEAQ (R11)(R9*4), R11
 	INCQ R8
 	JMP  s2row

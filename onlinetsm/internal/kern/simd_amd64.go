@@ -36,20 +36,21 @@ func dwPlaneZ(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, r
 //go:noescape
 func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
 
-// dwS1Z is the stride-1 depthwise 3×3 convolution (padding 1) of the h×w
-// plane src into dst, without a padded copy: rows outside the plane are
-// read from zero (w+32 zeros, followed by w floats of scratch that an
-// odd h writes to).
+// dwS1Z computes rows y0 ≤ y < y1 of the stride-1 depthwise 3×3
+// convolution (padding 1) of the h×w plane src into dst, without a padded
+// copy: rows outside the plane are read from zero (w+32 zeros, followed by
+// w floats of scratch that an odd y1−y0 writes to).
 //
 //go:noescape
-func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int)
+func dwS1Z(dst, src, zero *float32, h, w, y0, y1 int, f, bias *float32, relu int)
 
-// dwS2Z is the stride-2 depthwise 3×3 convolution (padding 1) of the h×w
-// plane src into the oh×ow plane dst, without a deinterleaved copy: rows
-// outside the plane are read from zero (w+32 zeros).
+// dwS2Z computes rows y0 ≤ y < y1 of the stride-2 depthwise 3×3
+// convolution (padding 1) of the h×w plane src into the plane dst, ow wide,
+// without a deinterleaved copy: rows outside the plane are read from zero
+// (w+32 zeros).
 //
 //go:noescape
-func dwS2Z(dst, src, zero *float32, h, w, oh, ow int, f, bias *float32, relu int)
+func dwS2Z(dst, src, zero *float32, h, w, ow, y0, y1 int, f, bias *float32, relu int)
 
 // dwPlaneAVX2 is the AVX2 version of dwPlaneGo.
 //

@@ -24,11 +24,11 @@ func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
 
-func dwS1Z(dst, src, zero *float32, h, w int, f, bias *float32, relu int) {
+func dwS1Z(dst, src, zero *float32, h, w, y0, y1 int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
 
-func dwS2Z(dst, src, zero *float32, h, w, oh, ow int, f, bias *float32, relu int) {
+func dwS2Z(dst, src, zero *float32, h, w, ow, y0, y1 int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
 
