@@ -336,6 +336,14 @@ func (b *batchJob) dwTask(t int, bufp *[]float32) {
 	i0 := t * d.chunk
 	i1 := min(len(b.ins)*d.c, i0+d.chunk)
 	hw, ohw := d.h*d.w, d.oh*d.ow
+	if d.zkernels() {
+		zero := d.zeroRows(bufp)
+		for i := i0; i < i1; i++ {
+			si, ch := i/d.c, i%d.c
+			d.planeZ(b.outs[si][ch*ohw:(ch+1)*ohw], b.ins[si][ch*hw:(ch+1)*hw], ch, 0, d.oh, zero)
+		}
+		return
+	}
 	need := d.ps + planeSlack
 	if cap(*bufp) < need {
 		*bufp = make([]float32, need)

@@ -163,31 +163,43 @@ func (d *dwJob) zkernels() bool {
 // taskZ runs output rows [y0, y1) of channels [c0, c1) on the AVX-512
 // kernels that read the planes as they are, without padded copies.
 func (d *dwJob) taskZ(c0, c1, y0, y1 int, bufp *[]float32) {
-	hw, ohw := d.h*d.w, d.oh*d.ow
-	if c1 <= c0 || y1 <= y0 || hw == 0 {
+	if c1 <= c0 || y1 <= y0 || d.h*d.w == 0 {
 		return
 	}
-	// Zero rows (and, for stride 1, scratch for an odd h's extra row).
+	zero := d.zeroRows(bufp)
+	hw, ohw := d.h*d.w, d.oh*d.ow
+	for ch := c0; ch < c1; ch++ {
+		d.planeZ(d.out[ch*ohw:(ch+1)*ohw], d.in[ch*hw:(ch+1)*hw], ch, y0, y1, zero)
+	}
+}
+
+// zeroRows returns the zero rows (w+32 zeros, then w+32 floats of scratch)
+// that the AVX-512 kernels read above and below a plane, in *bufp.
+func (d *dwJob) zeroRows(bufp *[]float32) []float32 {
 	need := 2 * (d.w + 32)
 	if cap(*bufp) < need {
 		*bufp = make([]float32, need)
 	}
 	zero := (*bufp)[:need]
 	clear(zero[:d.w+32]) // the buffer held other data before
-	_ = d.in[c1*hw-1]
-	_ = d.out[c1*ohw-1]
-	_ = d.wts[c1*9-1]
-	_ = d.bias[c1-1]
+	return zero
+}
+
+// planeZ computes output rows [y0, y1) of channel ch, whose input plane is
+// in and output plane out, on the AVX-512 kernels.
+func (d *dwJob) planeZ(out, in []float32, ch, y0, y1 int, zero []float32) {
+	_ = in[d.h*d.w-1]
+	_ = out[d.oh*d.ow-1]
+	_ = zero[2*(d.w+32)-1]
+	f := d.wts[ch*9 : ch*9+9]
 	r := 0
 	if d.relu {
 		r = 1
 	}
-	for ch := c0; ch < c1; ch++ {
-		if d.stride == 1 {
-			dwS1Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, y0, y1, &d.wts[ch*9], &d.bias[ch], r)
-		} else {
-			dwS2Z(&d.out[ch*ohw], &d.in[ch*hw], &zero[0], d.h, d.w, d.ow, y0, y1, &d.wts[ch*9], &d.bias[ch], r)
-		}
+	if d.stride == 1 {
+		dwS1Z(&out[0], &in[0], &zero[0], d.h, d.w, y0, y1, &f[0], &d.bias[ch], r)
+	} else {
+		dwS2Z(&out[0], &in[0], &zero[0], d.h, d.w, d.ow, y0, y1, &f[0], &d.bias[ch], r)
 	}
 }
 

@@ -120,8 +120,7 @@ func relu6(v float32) float32 {
 }
 
 // dwPlane computes dst[oy*ow+ox] = act(bias + Σ_t f[t]·q[oy*ra+offs[t]+ox])
-// for oy < oh, ox < ow. q must extend 8 floats past the last tap read (the
-// AVX2 kernels read whole 8-lane vectors; the AVX-512 ones mask). s1
+// for oy < oh, ox < ow. q must extend 8 floats past the last tap read. s1
 // says that offs is the stride-1 pattern offs[t] = (t/3)·ra + t%3.
 func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, relu, s1 bool) {
 	if oh <= 0 || ow <= 0 {
@@ -142,26 +141,15 @@ func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias f
 		if relu {
 			r = 1
 		}
-		// Planes narrower than 8 columns run faster on the AVX2 kernels,
-		// whose one 8-lane vector per row holds them.
-		z := useAVX512() && ow >= 8
-		if s1 && oh >= 2 && (z || ow >= 8) {
+		if s1 && oh >= 2 && ow >= 8 {
 			pairs := oh &^ 1
-			if z {
-				dwPairS1Z(unsafe.SliceData(dst), unsafe.SliceData(q), ra, pairs, ow, unsafe.SliceData(f), &bias, r)
-			} else {
-				dwPairS1AVX2(unsafe.SliceData(dst), unsafe.SliceData(q), ra, pairs, ow, unsafe.SliceData(f), &bias, r)
-			}
+			dwPairS1AVX2(unsafe.SliceData(dst), unsafe.SliceData(q), ra, pairs, ow, unsafe.SliceData(f), &bias, r)
 			if pairs == oh {
 				return
 			}
 			dst, q, oh = dst[pairs*ow:], q[pairs*ra:], 1
 		}
-		if z {
-			dwPlaneZ(unsafe.SliceData(dst), unsafe.SliceData(q), offs, ra, oh, ow, unsafe.SliceData(f), &bias, r)
-		} else {
-			dwPlaneAVX2(unsafe.SliceData(dst), unsafe.SliceData(q), offs, ra, oh, ow, unsafe.SliceData(f), &bias, r)
-		}
+		dwPlaneAVX2(unsafe.SliceData(dst), unsafe.SliceData(q), offs, ra, oh, ow, unsafe.SliceData(f), &bias, r)
 		return
 	}
 	dwPlaneGo(dst, q, offs, ra, oh, ow, f, bias, relu)

@@ -26,16 +26,6 @@ func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, 
 //go:noescape
 func sgemm6x16Z(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
 
-// dwPlaneZ is dwPlaneAVX2 on 512-bit registers.
-//
-//go:noescape
-func dwPlaneZ(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int)
-
-// dwPairS1Z is dwPairS1AVX2 on 512-bit registers, for any ow ≥ 1.
-//
-//go:noescape
-func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int)
-
 // dwS1Z computes rows y0 ≤ y < y1 of the stride-1 depthwise 3×3
 // convolution (padding 1) of the h×w plane src into dst, without a padded
 // copy: rows outside the plane are read from zero (w+32 zeros, followed by

@@ -16,14 +16,6 @@ func sgemm6x16Z(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows,
 	panic("kern: no assembly kernels")
 }
 
-func dwPlaneZ(dst, q *float32, offs *[9]int, ra, oh, ow int, f, bias *float32, relu int) {
-	panic("kern: no assembly kernels")
-}
-
-func dwPairS1Z(dst, q *float32, ra, oh, ow int, f, bias *float32, relu int) {
-	panic("kern: no assembly kernels")
-}
-
 func dwS1Z(dst, src, zero *float32, h, w, y0, y1 int, f, bias *float32, relu int) {
 	panic("kern: no assembly kernels")
 }
