@@ -673,14 +673,13 @@ ret:
 // func dwS1Z(dst, src, zero *float32, h, w, y0, y1 int, f, bias *float32, relu int)
 //
 // Rows y0 ≤ y < y1 of the stride-1 depthwise 3×3 convolution (padding 1)
-// of one h×w plane, read as it is, without a padded copy: dst[y*w+x] =
-// act(*bias + Σ_{ky,kx}
-// f[3ky+kx]·src[(y+ky−1)*w + x+kx−1]), the terms outside the plane zero,
-// summed in dwPairS1AVX2's order, two output rows at a time. Rows above and
-// below the plane are read from zero (w+32 floats of zeros); the columns
-// left and right of it are masked off. With an odd h the last row's partner
-// is written to the w floats after those (scratch, never read). An odd
-// number of rows writes its last row's partner there too.
+// of one h×w plane, read as it is, without a padded copy:
+// dst[y*w+x] = act(*bias + Σ_{ky,kx} f[3ky+kx]·src[(y+ky−1)*w + x+kx−1]),
+// the terms outside the plane zero, summed in dwPairS1AVX2's order, two
+// output rows at a time. Rows above and below the plane are read from zero
+// (w+32 floats of zeros); the columns left and right of it are masked off.
+// When y1−y0 is odd, the last row's partner is written to the w floats
+// after those (scratch, never read).
 //
 // Registers: Z0..Z8 weights, Z9/Z10 clamp bounds, K1/K2/K3 the masks of the
 // first vector of a row's taps kx = 0, 1, 2, K4/K5/K6 those of the last
