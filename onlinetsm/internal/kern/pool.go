@@ -204,9 +204,11 @@ const (
 // caller's is part 0). Each participant works through its own part first and
 // then helps with the others'. Kernels number their tasks so that
 // neighbouring tasks touch neighbouring data (a GEMM's column blocks, a
-// depthwise convolution's channels), so with a steady thread count each
-// thread computes much the same region of each layer from frame to frame,
-// and of one layer and the next, keeping it in its own core's caches.
+// depthwise convolution's bands of rows or its channels), so with a steady
+// thread count each thread computes much the same region of each layer from
+// frame to frame, and of one layer and the next, keeping it in its own
+// core's caches. (A worker offered jobs by two callers at once may start on
+// another part than planned; every part is drained all the same.)
 type job struct {
 	kind    int
 	ntask   int
@@ -239,8 +241,8 @@ func (j *job) split(n int) {
 	}
 }
 
-// drain runs tasks until none is left: those of part first, then those of
-// the others.
+// drain runs tasks until none is left: those of the part numbered first,
+// then those of the parts after it, in turn.
 func (j *job) drain(first int, buf *[]float32) {
 	for k := range j.parts {
 		pt := &j.parts[(first+k)%len(j.parts)]
