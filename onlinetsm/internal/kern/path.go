@@ -23,8 +23,9 @@ const (
 	// purego tag), available on CPUs with AVX2 and FMA enabled by the OS.
 	PathAVX2
 	// PathAVX512 is PathAVX2 with the GEMM micro-kernel (every 1×1 and
-	// dense convolution) in AVX-512F assembly on 512-bit registers,
-	// available on CPUs with AVX-512F, BW and VL enabled by the OS.
+	// dense convolution) and the stride-1 and stride-2 depthwise kernels in
+	// AVX-512 assembly on 512-bit registers, available on CPUs with
+	// AVX-512F, BW and VL enabled by the OS.
 	PathAVX512
 )
 
@@ -83,8 +84,8 @@ func Current() Path {
 func Accelerated() bool { return Current() != PathPortable }
 
 // useAsm reports whether an assembly path (AVX2 or AVX-512) is selected:
-// the AVX-512 path runs the AVX2 kernels too, all but the GEMM's. It is read
-// on every kernel call, so it avoids Current's switch through Best.
+// the AVX-512 path runs the AVX2 kernels where it has none of its own. It is
+// read on every kernel call, so it avoids Current's switch through Best.
 func useAsm() bool {
 	if v := selected.Load(); v != 0 {
 		return Path(v-1) >= PathAVX2
