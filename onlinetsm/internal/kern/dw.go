@@ -192,10 +192,7 @@ func (d *dwJob) planeZ(out, in []float32, ch, y0, y1 int, zero []float32) {
 	_ = out[d.oh*d.ow-1]
 	_ = zero[2*(d.w+32)-1]
 	f := d.wts[ch*9 : ch*9+9]
-	r := 0
-	if d.relu {
-		r = 1
-	}
+	r := reluFlag(d.relu)
 	if d.stride == 1 {
 		dwS1Z(&out[0], &in[0], &zero[0], d.h, d.w, y0, y1, &f[0], &d.bias[ch], r)
 	} else {

@@ -55,11 +55,8 @@ const (
 func (g *gemmJob) plan(threads int) int {
 	k := max(g.k, 1)
 	// Blocks are whole multiples of the tiles the micro-kernel computes
-	// together: one on the AVX2 path, four on the AVX-512 one.
-	gran := nr
-	if useAVX512() {
-		gran = 4 * nr
-	}
+	// together.
+	gran := tileGroup() * nr
 	// Columns per block: the packed B block (k×nc) should stay in L2.
 	ncMax := min(max((64*1024/k)&^(gran-1), gran), 512)
 	n16 := (g.n + nr - 1) &^ (nr - 1)
@@ -87,6 +84,15 @@ func (g *gemmJob) plan(threads int) int {
 	g.direct = g.mode == srcSplit && !g.shared &&
 		(g.np <= directPanels || g.np <= directPanelsLongK && g.k >= directLongK)
 	return nbN * nbM
+}
+
+// tileGroup is how many nr-column tiles the GEMM micro-kernel of the
+// current path computes at once: four on the AVX-512 path, else one.
+func tileGroup() int {
+	if useAVX512() {
+		return 4
+	}
+	return 1
 }
 
 func (g *gemmJob) task(t int, bufp *[]float32) {
@@ -130,10 +136,7 @@ func (g *gemmJob) task(t int, bufp *[]float32) {
 // tile reads nr columns.
 func (g *gemmJob) taskDirect(j0, j1, p0, p1 int, bufp *[]float32) {
 	K, n := g.k, g.n
-	group := 1
-	if useAVX512() {
-		group = 4
-	}
+	group := tileGroup()
 	for jj := j0; jj < j1; {
 		cols, tiles := min(nr, j1-jj), 1
 		var bs bsrc

@@ -149,28 +149,15 @@ func whyNoAsm() string {
 	}
 }
 
+// missingAVX2 names the features the AVX2 kernels need that this CPU lacks.
 func missingAVX2() string {
-	var miss []string
-	if !cpu.X86.HasAVX2 {
-		miss = append(miss, "AVX2")
-	}
-	if !cpu.X86.HasFMA {
-		miss = append(miss, "FMA")
-	}
-	return strings.Join(miss, " and ")
+	return strings.Join(names(Features().all()[:2], false), " and ")
 }
 
+// missingAVX512 names the features the AVX-512 kernels need beyond them that
+// this CPU lacks.
 func missingAVX512() string {
-	var miss []string
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{{cpu.X86.HasAVX512F, "AVX-512F"}, {cpu.X86.HasAVX512BW, "AVX-512BW"}, {cpu.X86.HasAVX512VL, "AVX-512VL"}} {
-		if !f.on {
-			miss = append(miss, f.name)
-		}
-	}
-	return strings.Join(miss, ", ")
+	return strings.Join(names(Features().all()[2:], false), ", ")
 }
 
 // ParsePath returns the path named name ("portable", "avx2" or "avx512",
@@ -202,20 +189,35 @@ func Features() CPU {
 	return CPU{AVX2: x.HasAVX2, FMA: x.HasFMA, AVX512F: x.HasAVX512F, AVX512BW: x.HasAVX512BW, AVX512VL: x.HasAVX512VL}
 }
 
-// String lists the features present, e.g. "AVX2 FMA", or "none".
-func (c CPU) String() string {
-	var s []string
-	for _, f := range []struct {
-		on   bool
-		name string
-	}{
+// feature is one CPU feature and whether it is present.
+type feature struct {
+	on   bool
+	name string
+}
+
+// all lists c's features: the AVX2 kernels' two, then the AVX-512 ones'.
+func (c CPU) all() []feature {
+	return []feature{
 		{c.AVX2, "AVX2"}, {c.FMA, "FMA"},
 		{c.AVX512F, "AVX-512F"}, {c.AVX512BW, "AVX-512BW"}, {c.AVX512VL, "AVX-512VL"},
-	} {
-		if f.on {
+	}
+}
+
+// names returns the names of the features in fs that are present (on) or
+// absent (!on).
+func names(fs []feature, on bool) []string {
+	var s []string
+	for _, f := range fs {
+		if f.on == on {
 			s = append(s, f.name)
 		}
 	}
+	return s
+}
+
+// String lists the features present, e.g. "AVX2 FMA", or "none".
+func (c CPU) String() string {
+	s := names(c.all(), true)
 	if len(s) == 0 {
 		return "none"
 	}

@@ -43,10 +43,7 @@ func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []fl
 		_ = res[:(rows-1)*ldr+width]
 	}
 	if useAsm() {
-		flags := 0
-		if relu {
-			flags = 1
-		}
+		flags := reluFlag(relu)
 		ap, bp, cp, biasp, resp, b1p := unsafe.SliceData(a), unsafe.SliceData(bs.b), unsafe.SliceData(c), unsafe.SliceData(bias), unsafe.SliceData(res), unsafe.SliceData(bs.b1)
 		if useAVX512() {
 			sgemm6x16Z(k, ap, bp, cp, ldc, biasp, resp, ldr, rows, cols, np, flags, 4*bs.ldb, 4*bs.pstride, bs.k0, b1p)
@@ -109,6 +106,14 @@ func tileGo(k int, a []float32, bs bsrc, off int, c []float32, ldc int, bias, re
 	}
 }
 
+// reluFlag is the assembly kernels' activation flag: 1 for ReLU6, else 0.
+func reluFlag(relu bool) int {
+	if relu {
+		return 1
+	}
+	return 0
+}
+
 func relu6(v float32) float32 {
 	if v < 0 {
 		return 0
@@ -137,10 +142,7 @@ func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias f
 	}
 	_ = q[:(oh-1)*ra+maxOff+(ow+7)&^7]
 	if useAsm() {
-		r := 0
-		if relu {
-			r = 1
-		}
+		r := reluFlag(relu)
 		if s1 && oh >= 2 && ow >= 8 {
 			pairs := oh &^ 1
 			dwPairS1AVX2(unsafe.SliceData(dst), unsafe.SliceData(q), ra, pairs, ow, unsafe.SliceData(f), &bias, r)
