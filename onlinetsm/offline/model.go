@@ -507,8 +507,7 @@ func (m *Model) forwardResNet(wk *workspace, t, h, w int) ([]float32, int, int) 
 		cin := b.conv1.cin
 		if fold := cin / m.shiftDiv; b.shift && fold > 0 {
 			shiftInto(wk.shift, x, fold, t, h*w)
-			kern.Conv1x1(pool, &cs.Scratch, b.conv1.a, wk.shift, 2*fold, x[2*fold*n:], n, b.conv1.bias, nil, kern.ActNone, wk.t1)
-			kern.ReLU(wk.t1[:b.conv1.cout*n])
+			kern.Conv1x1(pool, &cs.Scratch, b.conv1.a, wk.shift, 2*fold, x[2*fold*n:], n, b.conv1.bias, nil, kern.ActReLU, wk.t1)
 		} else {
 			kern.Conv(pool, cs, b.conv1.a, x, b.conv1.geom(t, h, w), b.conv1.bias, nil, kern.ActReLU, wk.t1)
 		}

@@ -69,7 +69,7 @@ func Conv1x1Batch(p *Pool, s *Scratch, a *Mat, segs []Seg, k0, n int, bias []flo
 	j.b = batchJob{
 		g: gemmJob{
 			ap: a.ap, m: M, k: K, np: a.np, mode: srcSplit, k0: k0,
-			n: len(segs) * n, bias: bias, relu: act == ActReLU6,
+			n: len(segs) * n, bias: bias, act: act,
 		},
 		segs: segs, n: n,
 	}
@@ -161,7 +161,7 @@ func (b *batchJob) straddle(q int, ap []float32, pb bsrc, m0, rows int, ct, rt [
 	if hasRes {
 		res = rt
 	}
-	gemmTiles(g.k, ap, pb, ct, nr, g.bias[m0:m0+rows], res, nr, rows, end-j0, 1, g.relu)
+	gemmTiles(g.k, ap, pb, ct, nr, g.bias[m0:m0+rows], res, nr, rows, end-j0, 1, g.act)
 	for j := j0; j < end; {
 		si, jj := j/b.n, j%b.n
 		cols := min(b.n-jj, end-j)
@@ -233,7 +233,7 @@ func (b *batchJob) task(t int, bufp *[]float32) {
 			if sg.Res != nil {
 				res = sg.Res[m0*b.n+jj:]
 			}
-			gemmTiles(K, ap, packed(pk[(q-q0)*K*nr:], K), sg.C[m0*b.n+jj:], b.n, g.bias[m0:m0+rows], res, b.n, rows, lastCols, end-q, g.relu)
+			gemmTiles(K, ap, packed(pk[(q-q0)*K*nr:], K), sg.C[m0*b.n+jj:], b.n, g.bias[m0:m0+rows], res, b.n, rows, lastCols, end-q, g.act)
 			q = end
 		}
 	}
@@ -278,7 +278,7 @@ func (b *batchJob) taskDirect(q0, q1, p0, p1 int, bufp *[]float32) {
 			if sg.Res != nil {
 				res = sg.Res[m0*n+jj:]
 			}
-			gemmTiles(K, ap, bs, sg.C[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, 1, g.relu)
+			gemmTiles(K, ap, bs, sg.C[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, 1, g.act)
 		}
 	}
 }

@@ -27,7 +27,7 @@ func TestConv1x1Batch(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(11))
 	for i := 0; i < 10; i++ {
-		c := c1Case{m: 1 + rng.Intn(70), k: rng.Intn(130), n: 1 + rng.Intn(300), res: rng.Intn(2) == 0, act: Act(rng.Intn(2))}
+		c := c1Case{m: 1 + rng.Intn(70), k: rng.Intn(130), n: 1 + rng.Intn(300), res: rng.Intn(2) == 0, act: Act(rng.Intn(3))}
 		c.k0 = rng.Intn(c.k + 1)
 		cases = append(cases, c)
 	}
@@ -169,7 +169,7 @@ func TestBatchConcurrentCallers(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(200 + g)))
 				var s, s1 Scratch
 				for i := 0; i < 8; i++ {
-					c := c1Case{m: 1 + rng.Intn(40), k: 1 + rng.Intn(60), n: 1 + rng.Intn(200), res: rng.Intn(2) == 0, act: Act(rng.Intn(2))}
+					c := c1Case{m: 1 + rng.Intn(40), k: 1 + rng.Intn(60), n: 1 + rng.Intn(200), res: rng.Intn(2) == 0, act: Act(rng.Intn(3))}
 					c.k0 = rng.Intn(c.k + 1)
 					runConv1x1Batch(t, p, &s, &s1, rng, c, 1+rng.Intn(4))
 				}

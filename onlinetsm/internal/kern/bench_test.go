@@ -238,7 +238,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 		a, pk := randSlice(rng, k*mr), randSlice(rng, np*k*nr)
 		bias, c := randSlice(rng, mr), make([]float32, mr*np*nr)
 		for b.Loop() {
-			gemmTiles(k, a, packed(pk, k), c, np*nr, bias, nil, 0, mr, nr, np, false)
+			gemmTiles(k, a, packed(pk, k), c, np*nr, bias, nil, 0, mr, nr, np, ActNone)
 		}
 		b.ReportMetric(2*mr*np*nr*k*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})

@@ -9,11 +9,6 @@ package kern
 // This file only uses the public kernels of the package (Conv1x1), so that it
 // stays independent of how they are implemented.
 
-// ActReLU clamps negative results to zero (max(0, x)). Conv applies it after
-// the GEMM's epilogue has added the bias and residual; Conv1x1 and the other
-// kernels of kern.go do not know it.
-const ActReLU Act = 100
-
 // ConvScratch is the working memory of Conv: the Scratch handed to Conv1x1
 // and the im2col buffer. It grows to the largest layer it has seen and is then
 // reused without allocation. A ConvScratch is used by one goroutine at a time.
@@ -77,14 +72,7 @@ func Conv(p *Pool, s *ConvScratch, a *Mat, in []float32, g ConvGeom, bias, res [
 		im2col(s.col, in, g)
 		b = s.col
 	}
-	gemmAct := act
-	if act == ActReLU {
-		gemmAct = ActNone
-	}
-	Conv1x1(p, &s.Scratch, a, nil, 0, b, n, bias, res, gemmAct, out)
-	if act == ActReLU {
-		ReLU(out[:a.M*n])
-	}
+	Conv1x1(p, &s.Scratch, a, nil, 0, b, n, bias, res, act, out)
 }
 
 // im2col unfolds in (Cin×T×H×W) into col: row (c·KH + ky)·KW + kx, column
@@ -147,15 +135,6 @@ func validRange(out, size, stride, off int) (lo, hi int) {
 	lo = min(lo, out)
 	hi = min(max(hi, lo), out)
 	return lo, hi
-}
-
-// ReLU replaces the negative values of x by zero, in place (NaN stays NaN).
-func ReLU(x []float32) {
-	for i, v := range x {
-		if v < 0 {
-			x[i] = 0
-		}
-	}
 }
 
 // MaxPool takes the maximum over k×k windows (stride, zero-free padding pad:

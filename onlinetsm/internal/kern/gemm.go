@@ -18,7 +18,7 @@ type gemmJob struct {
 	n       int
 	bias    []float32
 	res     []float32
-	relu    bool
+	act     Act
 	c       []float32
 	nc      int       // columns per task (multiple of nr unless it covers n)
 	nbN     int       // column blocks
@@ -125,7 +125,7 @@ func (g *gemmJob) task(t int, bufp *[]float32) {
 		if g.res != nil {
 			res = g.res[m0*n+j0:]
 		}
-		gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], packed(pk, K), g.c[m0*n+j0:], n, g.bias[m0:m0+rows], res, n, rows, lastCols, npan, g.relu)
+		gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], packed(pk, K), g.c[m0*n+j0:], n, g.bias[m0:m0+rows], res, n, rows, lastCols, npan, g.act)
 	}
 }
 
@@ -165,7 +165,7 @@ func (g *gemmJob) taskDirect(j0, j1, p0, p1 int, bufp *[]float32) {
 			if g.res != nil {
 				res = g.res[m0*n+jj:]
 			}
-			gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], bs, g.c[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, tiles, g.relu)
+			gemmTiles(K, g.ap[p*K*mr:(p+1)*K*mr], bs, g.c[m0*n+jj:], n, g.bias[m0:m0+rows], res, n, rows, cols, tiles, g.act)
 		}
 		jj += tiles * nr
 	}

@@ -34,4 +34,20 @@ const (
 	ActNone Act = iota
 	// ActReLU6 clamps the result to [0, 6].
 	ActReLU6
+	// ActReLU clamps the result to [0, +inf): max(0, x). Only the GEMM
+	// kernels (Conv1x1, Conv3x3, Conv1x1Batch, Conv) take it; the
+	// depthwise kernels take ActNone and ActReLU6.
+	ActReLU
 )
+
+// apply returns v after the activation; the assembly kernels' epilogues
+// index their clamp bounds by the same value.
+func (a Act) apply(v float32) float32 {
+	switch a {
+	case ActReLU6:
+		return relu6(v)
+	case ActReLU:
+		return max(v, 0)
+	}
+	return v
+}

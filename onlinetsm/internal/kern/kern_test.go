@@ -93,10 +93,13 @@ func conv1x1Cases() []c1Case {
 		{66, 24, 120, 0, true, ActNone},
 		{60, 40, 90, 5, true, ActReLU6},
 		{62, 30, 110, 0, false, ActNone},
+		// ReLU (ResNet), fused into the epilogue: whole and masked tiles.
+		{64, 48, 200, 0, true, ActReLU},
+		{13, 20, 37, 9, false, ActReLU},
 	}
 	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 25; i++ {
-		c := c1Case{m: 1 + rng.Intn(70), k: rng.Intn(130), n: 1 + rng.Intn(600), res: rng.Intn(2) == 0, act: Act(rng.Intn(2))}
+		c := c1Case{m: 1 + rng.Intn(70), k: rng.Intn(130), n: 1 + rng.Intn(600), res: rng.Intn(2) == 0, act: Act(rng.Intn(3))}
 		c.k0 = rng.Intn(c.k + 1)
 		cs = append(cs, c)
 	}
@@ -275,7 +278,7 @@ func TestConcurrentCallers(t *testing.T) {
 				rng := rand.New(rand.NewSource(int64(100 + g)))
 				var s Scratch
 				for i := 0; i < 15; i++ {
-					c := c1Case{m: 1 + rng.Intn(40), k: 1 + rng.Intn(60), n: 1 + rng.Intn(300), res: rng.Intn(2) == 0, act: Act(rng.Intn(2))}
+					c := c1Case{m: 1 + rng.Intn(40), k: 1 + rng.Intn(60), n: 1 + rng.Intn(300), res: rng.Intn(2) == 0, act: Act(rng.Intn(3))}
 					c.k0 = rng.Intn(c.k + 1)
 					runConv1x1(t, p, &s, rng, c)
 					runDW(t, p, rng, dwCase{1 + rng.Intn(10), 1 + rng.Intn(30), 1 + rng.Intn(30), 1 + rng.Intn(2)}, ActReLU6)

@@ -60,7 +60,7 @@ func Conv1x1(p *Pool, s *Scratch, a *Mat, b0 []float32, k0 int, b1 []float32, n 
 	j.g = gemmJob{
 		ap: a.ap, m: M, k: K, np: a.np,
 		mode: srcSplit, b0: b0, k0: k0, b1: b1,
-		n: n, bias: bias, res: res, relu: act == ActReLU6, c: c,
+		n: n, bias: bias, res: res, act: act, c: c,
 	}
 	j.ntask = j.g.plan(p.Threads())
 	j.g.prepare(s)
@@ -80,6 +80,9 @@ func Depthwise3x3(p *Pool, in []float32, c, h, w, stride int, wts, bias []float3
 	}
 	if stride < 1 {
 		panic("kern: Depthwise3x3: stride < 1")
+	}
+	if act != ActNone && act != ActReLU6 {
+		panic("kern: Depthwise3x3: activation must be ActNone or ActReLU6")
 	}
 	oh, ow := OutSize(h, stride), OutSize(w, stride)
 	if len(in) < c*h*w || len(wts) < c*9 || len(bias) < c || len(out) < c*oh*ow {
@@ -133,7 +136,7 @@ func Conv3x3(p *Pool, s *Scratch, a *Mat, in []float32, cin, h, w, stride int, b
 	j.kind = kindGemm
 	j.g = gemmJob{
 		ap: a.ap, m: a.M, k: a.K, np: a.np,
-		n: n, bias: bias, relu: act == ActReLU6, c: out,
+		n: n, bias: bias, act: act, c: out,
 		ow: ow, in: in, cin: cin, h: h, w: w, s: stride,
 	}
 	if stride <= 2 {

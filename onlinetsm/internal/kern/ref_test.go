@@ -4,13 +4,11 @@ package kern
 // optimised kernels must match.
 
 func refActivate(v float32, act Act) float32 {
-	if act == ActReLU6 {
-		if v < 0 {
-			return 0
-		}
-		if v > 6 {
-			return 6
-		}
+	if act != ActNone && v < 0 {
+		return 0
+	}
+	if act == ActReLU6 && v > 6 {
+		return 6
 	}
 	return v
 }

@@ -25,7 +25,7 @@ func packed(b []float32, k int) bsrc {
 // gemmTiles computes rows (≤ mr) rows of np tiles side by side, the last one
 // cols (≤ nr) wide: c[r*ldc+t*nr+j] = act(Σ_kk a[kk*mr+r]·B_t[kk][j] + bias[r]
 // + res[r*ldr+t*nr+j]); res may be nil.
-func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []float32, ldr, rows, cols, np int, relu bool) {
+func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []float32, ldr, rows, cols, np int, act Act) {
 	if rows < 1 || rows > mr || cols < 1 || cols > nr || np < 1 || bs.k0 < 0 || bs.k0 > k {
 		panic("kern: gemmTiles: bad size")
 	}
@@ -43,7 +43,7 @@ func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []fl
 		_ = res[:(rows-1)*ldr+width]
 	}
 	if useAsm() {
-		flags := reluFlag(relu)
+		flags := int(act)
 		ap, bp, cp, biasp, resp, b1p := unsafe.SliceData(a), unsafe.SliceData(bs.b), unsafe.SliceData(c), unsafe.SliceData(bias), unsafe.SliceData(res), unsafe.SliceData(bs.b1)
 		if useAVX512() {
 			sgemm6x16Z(k, ap, bp, cp, ldc, biasp, resp, ldr, rows, cols, np, flags, 4*bs.ldb, 4*bs.pstride, bs.k0, b1p)
@@ -61,11 +61,11 @@ func gemmTiles(k int, a []float32, bs bsrc, c []float32, ldc int, bias, res []fl
 		if t == np-1 {
 			w = cols
 		}
-		tileGo(k, a, bs, t*bs.pstride, c[t*nr:], ldc, bias, rs, ldr, rows, w, relu)
+		tileGo(k, a, bs, t*bs.pstride, c[t*nr:], ldc, bias, rs, ldr, rows, w, act)
 	}
 }
 
-func tileGo(k int, a []float32, bs bsrc, off int, c []float32, ldc int, bias, res []float32, ldr, rows, cols int, relu bool) {
+func tileGo(k int, a []float32, bs bsrc, off int, c []float32, ldc int, bias, res []float32, ldr, rows, cols int, act Act) {
 	var acc [mr][nr]float32
 	for kk := 0; kk < k; kk++ {
 		av := (*[mr]float32)(a[kk*mr:])
@@ -98,15 +98,12 @@ func tileGo(k int, a []float32, bs bsrc, off int, c []float32, ldc int, bias, re
 			if rr != nil {
 				v += rr[j]
 			}
-			if relu {
-				v = relu6(v)
-			}
-			dst[j] = v
+			dst[j] = act.apply(v)
 		}
 	}
 }
 
-// reluFlag is the assembly kernels' activation flag: 1 for ReLU6, else 0.
+// reluFlag is the depthwise kernels' activation flag: 1 (ActReLU6) or 0.
 func reluFlag(relu bool) int {
 	if relu {
 		return 1

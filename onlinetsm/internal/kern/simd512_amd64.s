@@ -4,12 +4,15 @@
 
 // AVX-512 kernels.
 
-// Clamp bounds of the GEMM epilogue: 0 and 6 (ReLU6), then -inf and +inf.
-DATA clamp512<>+0(SB)/4, $0
-DATA clamp512<>+4(SB)/4, $0x40c00000
-DATA clamp512<>+8(SB)/4, $0xff800000
-DATA clamp512<>+12(SB)/4, $0x7f800000
-GLOBL clamp512<>(SB), RODATA|NOPTR, $16
+// Clamp bounds for each activation flag f, lower and upper at 8·f:
+// f = 0 (none): -inf, +inf; 1 (ReLU6): 0, 6; 2 (ReLU): 0, +inf.
+DATA clamp512<>+0(SB)/4, $0xff800000
+DATA clamp512<>+4(SB)/4, $0x7f800000
+DATA clamp512<>+8(SB)/4, $0
+DATA clamp512<>+12(SB)/4, $0x40c00000
+DATA clamp512<>+16(SB)/4, $0
+DATA clamp512<>+20(SB)/4, $0x7f800000
+GLOBL clamp512<>(SB), RODATA|NOPTR, $24
 
 // 256 zero bytes (never written): the residual read when there is none,
 // with a row stride of 0.
@@ -131,10 +134,7 @@ hasres:
 	MOVQ BX, 32(SP)
 	LEAQ clamp512<>(SB), R11
 	MOVQ flags+88(FP), AX
-	TESTQ $1, AX
-	JNE  boundsok
-	ADDQ $8, R11
-boundsok:
+	LEAQ (R11)(AX*8), R11
 	VBROADCASTSS 0(R11), Z30
 	VBROADCASTSS 4(R11), Z31
 	MOVQ pstride+104(FP), R12
@@ -413,8 +413,8 @@ ret:
 	RET
 
 // DWSETUP loads the nine weights at f into Z0..Z8 and the clamp bounds for
-// the flag relu (0: none, else ReLU6) into Z9 and Z10, clobbering R11, R12
-// and R14.
+// the activation flag relu (0: none, 1: ReLU6) into Z9 and Z10, clobbering
+// R11 and R12.
 #define DWSETUP(f, relu) \
 	MOVQ f, R11 \
 	VBROADCASTSS 0(R11), Z0 \
@@ -427,11 +427,8 @@ ret:
 	VBROADCASTSS 28(R11), Z7 \
 	VBROADCASTSS 32(R11), Z8 \
 	MOVQ relu, R12 \
-	XORQ R14, R14 \
-	TESTQ R12, R12 \
-	SETEQ R14B \
 	LEAQ clamp512<>(SB), R11 \
-	LEAQ (R11)(R14*8), R11 \
+	LEAQ (R11)(R12*8), R11 \
 	VBROADCASTSS 0(R11), Z9 \
 	VBROADCASTSS 4(R11), Z10
 

@@ -22,40 +22,58 @@ DATA masktab<>+56(SB)/4, $0
 DATA masktab<>+60(SB)/4, $0
 GLOBL masktab<>(SB), RODATA|NOPTR, $64
 
-// Clamp bounds for the GEMM epilogue (NaN-preserving operand order): 8×0, 8×6 (ReLU6), then 8×-inf, 8×+inf.
-DATA bounds<>+0(SB)/4, $0
-DATA bounds<>+4(SB)/4, $0
-DATA bounds<>+8(SB)/4, $0
-DATA bounds<>+12(SB)/4, $0
-DATA bounds<>+16(SB)/4, $0
-DATA bounds<>+20(SB)/4, $0
-DATA bounds<>+24(SB)/4, $0
-DATA bounds<>+28(SB)/4, $0
-DATA bounds<>+32(SB)/4, $0x40c00000
-DATA bounds<>+36(SB)/4, $0x40c00000
-DATA bounds<>+40(SB)/4, $0x40c00000
-DATA bounds<>+44(SB)/4, $0x40c00000
-DATA bounds<>+48(SB)/4, $0x40c00000
-DATA bounds<>+52(SB)/4, $0x40c00000
-DATA bounds<>+56(SB)/4, $0x40c00000
-DATA bounds<>+60(SB)/4, $0x40c00000
-DATA bounds<>+64(SB)/4, $0xff800000
-DATA bounds<>+68(SB)/4, $0xff800000
-DATA bounds<>+72(SB)/4, $0xff800000
-DATA bounds<>+76(SB)/4, $0xff800000
-DATA bounds<>+80(SB)/4, $0xff800000
-DATA bounds<>+84(SB)/4, $0xff800000
-DATA bounds<>+88(SB)/4, $0xff800000
-DATA bounds<>+92(SB)/4, $0xff800000
-DATA bounds<>+96(SB)/4, $0x7f800000
-DATA bounds<>+100(SB)/4, $0x7f800000
-DATA bounds<>+104(SB)/4, $0x7f800000
-DATA bounds<>+108(SB)/4, $0x7f800000
-DATA bounds<>+112(SB)/4, $0x7f800000
-DATA bounds<>+116(SB)/4, $0x7f800000
-DATA bounds<>+120(SB)/4, $0x7f800000
-DATA bounds<>+124(SB)/4, $0x7f800000
-GLOBL bounds<>(SB), RODATA|NOPTR, $128
+// Clamp bounds of the GEMM epilogue for each activation flag f (NaN-preserving
+// operand order): 8 lower bounds at 64·f, then 8 upper bounds.
+// f = 0 (none): -inf, +inf; 1 (ReLU6): 0, 6; 2 (ReLU): 0, +inf.
+DATA bounds<>+0(SB)/4, $0xff800000
+DATA bounds<>+4(SB)/4, $0xff800000
+DATA bounds<>+8(SB)/4, $0xff800000
+DATA bounds<>+12(SB)/4, $0xff800000
+DATA bounds<>+16(SB)/4, $0xff800000
+DATA bounds<>+20(SB)/4, $0xff800000
+DATA bounds<>+24(SB)/4, $0xff800000
+DATA bounds<>+28(SB)/4, $0xff800000
+DATA bounds<>+32(SB)/4, $0x7f800000
+DATA bounds<>+36(SB)/4, $0x7f800000
+DATA bounds<>+40(SB)/4, $0x7f800000
+DATA bounds<>+44(SB)/4, $0x7f800000
+DATA bounds<>+48(SB)/4, $0x7f800000
+DATA bounds<>+52(SB)/4, $0x7f800000
+DATA bounds<>+56(SB)/4, $0x7f800000
+DATA bounds<>+60(SB)/4, $0x7f800000
+DATA bounds<>+64(SB)/4, $0
+DATA bounds<>+68(SB)/4, $0
+DATA bounds<>+72(SB)/4, $0
+DATA bounds<>+76(SB)/4, $0
+DATA bounds<>+80(SB)/4, $0
+DATA bounds<>+84(SB)/4, $0
+DATA bounds<>+88(SB)/4, $0
+DATA bounds<>+92(SB)/4, $0
+DATA bounds<>+96(SB)/4, $0x40c00000
+DATA bounds<>+100(SB)/4, $0x40c00000
+DATA bounds<>+104(SB)/4, $0x40c00000
+DATA bounds<>+108(SB)/4, $0x40c00000
+DATA bounds<>+112(SB)/4, $0x40c00000
+DATA bounds<>+116(SB)/4, $0x40c00000
+DATA bounds<>+120(SB)/4, $0x40c00000
+DATA bounds<>+124(SB)/4, $0x40c00000
+DATA bounds<>+128(SB)/4, $0
+DATA bounds<>+132(SB)/4, $0
+DATA bounds<>+136(SB)/4, $0
+DATA bounds<>+140(SB)/4, $0
+DATA bounds<>+144(SB)/4, $0
+DATA bounds<>+148(SB)/4, $0
+DATA bounds<>+152(SB)/4, $0
+DATA bounds<>+156(SB)/4, $0
+DATA bounds<>+160(SB)/4, $0x7f800000
+DATA bounds<>+164(SB)/4, $0x7f800000
+DATA bounds<>+168(SB)/4, $0x7f800000
+DATA bounds<>+172(SB)/4, $0x7f800000
+DATA bounds<>+176(SB)/4, $0x7f800000
+DATA bounds<>+180(SB)/4, $0x7f800000
+DATA bounds<>+184(SB)/4, $0x7f800000
+DATA bounds<>+188(SB)/4, $0x7f800000
+GLOBL bounds<>(SB), RODATA|NOPTR, $192
 
 // func sgemm6x16(k int, a, b, c *float32, ldc int, bias, res *float32, ldr, rows, cols, np, flags, ldb, pstride, k0 int, b1 *float32)
 //
@@ -328,13 +346,11 @@ epilogue:
 	MOVQ ldr+56(FP), R9
 	SHLQ $2, R9
 	MOVQ rows+64(FP), R10
-	// R11 = clamp bounds: [0, 6] for ReLU6, [-inf, +inf] otherwise.
+	// R11 = the clamp bounds of the activation flag.
 	LEAQ bounds<>(SB), R11
 	MOVQ flags+88(FP), AX
-	TESTQ $1, AX
-	JNE  boundsok
-	ADDQ $64, R11
-boundsok:
+	SHLQ $6, AX
+	ADDQ AX, R11
 	MOVQ 32(SP), AX
 	CMPQ AX, $16
 	JNE  masked
