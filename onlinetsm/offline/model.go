@@ -498,7 +498,7 @@ func (m *Model) forwardResNet(wk *workspace, t, h, w int) ([]float32, int, int) 
 	kern.Conv(pool, cs, m.stem.a, wk.in, g, m.stem.bias, nil, kern.ActReLU, wk.t1)
 	h, w = g.Out()
 	ph, pw := (h+2-3)/2+1, (w+2-3)/2+1
-	kern.MaxPool(wk.t1, m.stem.cout*t, h, w, 3, 2, 1, wk.x)
+	kern.MaxPool(pool, wk.t1, m.stem.cout*t, h, w, 3, 2, 1, wk.x)
 	h, w = ph, pw
 	x, y := wk.x, wk.y
 	for i := range m.res {

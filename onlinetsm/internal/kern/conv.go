@@ -69,7 +69,7 @@ func Conv(p *Pool, s *ConvScratch, a *Mat, in []float32, g ConvGeom, bias, res [
 	b := in
 	if g.KH != 1 || g.KW != 1 || g.Stride != 1 || g.Pad != 0 {
 		s.col = grow(s.col, g.K()*n)
-		im2col(s.col, in, g)
+		im2col(p, s.col, in, g)
 		b = s.col
 	}
 	Conv1x1(p, &s.Scratch, a, nil, 0, b, n, bias, res, act, out)
@@ -77,43 +77,58 @@ func Conv(p *Pool, s *ConvScratch, a *Mat, in []float32, g ConvGeom, bias, res [
 
 // im2col unfolds in (Cin×T×H×W) into col: row (c·KH + ky)·KW + kx, column
 // (t·OH + oy)·OW + ox holds in[c][t][oy·Stride − Pad + ky][ox·Stride − Pad + kx],
-// or zero outside the image.
-func im2col(col, in []float32, g ConvGeom) {
+// or zero outside the image. The rows are shared among p's threads.
+func im2col(p *Pool, col, in []float32, g ConvGeom) {
+	rows := g.K()
+	j := p.getJob()
+	j.kind = kindIm2col
+	j.c = im2colJob{col: col, in: in, g: g}
+	j.ntask = min(rows, 8*p.Threads())
+	j.c.chunk = (rows + j.ntask - 1) / j.ntask
+	j.ntask = (rows + j.c.chunk - 1) / j.c.chunk
+	p.run(j, &j.buf)
+	p.putJob(j)
+}
+
+// im2colJob is one im2col call; task t unfolds rows [t·chunk, (t+1)·chunk).
+type im2colJob struct {
+	col, in []float32
+	g       ConvGeom
+	chunk   int
+}
+
+func (m *im2colJob) task(t int, _ *[]float32) {
+	g := m.g
 	oh, ow := g.Out()
 	n := g.T * oh * ow
 	hw := g.H * g.W
 	st := g.Stride
-	row := 0
-	for c := 0; c < g.Cin; c++ {
-		for ky := 0; ky < g.KH; ky++ {
-			// Output rows whose input row oy·st − Pad + ky is inside [0, H).
-			y0, y1 := validRange(oh, g.H, st, ky-g.Pad)
-			for kx := 0; kx < g.KW; kx++ {
-				x0, x1 := validRange(ow, g.W, st, kx-g.Pad)
-				dst := col[row*n : (row+1)*n]
-				for t := 0; t < g.T; t++ {
-					plane := in[(c*g.T+t)*hw : (c*g.T+t+1)*hw]
-					d := dst[t*oh*ow : (t+1)*oh*ow]
-					clear(d[:y0*ow])
-					clear(d[y1*ow:])
-					for oy := y0; oy < y1; oy++ {
-						iy := oy*st - g.Pad + ky
-						src := plane[iy*g.W : (iy+1)*g.W]
-						drow := d[oy*ow : (oy+1)*ow]
-						clear(drow[:x0])
-						clear(drow[x1:])
-						ix := x0*st - g.Pad + kx
-						if st == 1 {
-							copy(drow[x0:x1], src[ix:ix+x1-x0])
-						} else {
-							for ox := x0; ox < x1; ox++ {
-								drow[ox] = src[ix]
-								ix += st
-							}
-						}
+	for row := t * m.chunk; row < min((t+1)*m.chunk, g.K()); row++ {
+		c, ky, kx := row/(g.KH*g.KW), row/g.KW%g.KH, row%g.KW
+		// Output rows whose input row oy·st − Pad + ky is inside [0, H).
+		y0, y1 := validRange(oh, g.H, st, ky-g.Pad)
+		x0, x1 := validRange(ow, g.W, st, kx-g.Pad)
+		dst := m.col[row*n : (row+1)*n]
+		for t := 0; t < g.T; t++ {
+			plane := m.in[(c*g.T+t)*hw : (c*g.T+t+1)*hw]
+			d := dst[t*oh*ow : (t+1)*oh*ow]
+			clear(d[:y0*ow])
+			clear(d[y1*ow:])
+			for oy := y0; oy < y1; oy++ {
+				iy := oy*st - g.Pad + ky
+				src := plane[iy*g.W : (iy+1)*g.W]
+				drow := d[oy*ow : (oy+1)*ow]
+				clear(drow[:x0])
+				clear(drow[x1:])
+				ix := x0*st - g.Pad + kx
+				if st == 1 {
+					copy(drow[x0:x1], src[ix:ix+x1-x0])
+				} else {
+					for ox := x0; ox < x1; ox++ {
+						drow[ox] = src[ix]
+						ix += st
 					}
 				}
-				row++
 			}
 		}
 	}
@@ -140,8 +155,9 @@ func validRange(out, size, stride, off int) (lo, hi int) {
 // MaxPool takes the maximum over k×k windows (stride, zero-free padding pad:
 // padded positions never win, as in PyTorch's MaxPool2d) of each of the
 // planes h×w planes of in, writing planes × OH × OW values to out, where
-// OH = ⌊(h + 2·pad − k)/stride⌋ + 1 (likewise OW).
-func MaxPool(in []float32, planes, h, w, k, stride, pad int, out []float32) {
+// OH = ⌊(h + 2·pad − k)/stride⌋ + 1 (likewise OW). A NaN in a window
+// makes its maximum NaN. The planes are shared among p's threads.
+func MaxPool(p *Pool, in []float32, planes, h, w, k, stride, pad int, out []float32) {
 	if planes <= 0 || h <= 0 || w <= 0 {
 		return
 	}
@@ -155,25 +171,55 @@ func MaxPool(in []float32, planes, h, w, k, stride, pad int, out []float32) {
 	if len(in) < planes*h*w || len(out) < planes*oh*ow {
 		panic("kern: MaxPool: slice too short")
 	}
-	for pl := 0; pl < planes; pl++ {
-		src := in[pl*h*w : (pl+1)*h*w]
-		dst := out[pl*oh*ow : (pl+1)*oh*ow]
-		for oy := 0; oy < oh; oy++ {
-			y0 := max(oy*stride-pad, 0)
-			y1 := min(oy*stride-pad+k, h)
-			for ox := 0; ox < ow; ox++ {
-				x0 := max(ox*stride-pad, 0)
-				x1 := min(ox*stride-pad+k, w)
-				m := src[y0*w+x0]
-				for y := y0; y < y1; y++ {
-					r := src[y*w+x0 : y*w+x1]
-					for _, v := range r {
-						if v > m {
-							m = v
-						}
-					}
+	j := p.getJob()
+	j.kind = kindMaxPool
+	j.m = maxPoolJob{in: in, out: out, h: h, w: w, k: k, stride: stride, pad: pad, oh: oh, ow: ow}
+	j.ntask = min(planes, 8*p.Threads())
+	j.m.chunk = (planes + j.ntask - 1) / j.ntask
+	j.ntask = (planes + j.m.chunk - 1) / j.m.chunk
+	j.m.planes = planes
+	p.run(j, &j.buf)
+	p.putJob(j)
+}
+
+// maxPoolJob is one MaxPool call; task t pools planes [t·chunk, (t+1)·chunk).
+type maxPoolJob struct {
+	in, out              []float32
+	planes, chunk        int
+	h, w, k, stride, pad int
+	oh, ow               int
+}
+
+// task pools its planes a row at a time: the maximum of the window's input
+// rows, column by column, into the participant's buffer, then the maximum
+// over each window's columns of that row.
+func (m *maxPoolJob) task(t int, buf *[]float32) {
+	h, w := m.h, m.w
+	*buf = grow(*buf, w)
+	col := *buf
+	for pl := t * m.chunk; pl < min((t+1)*m.chunk, m.planes); pl++ {
+		src := m.in[pl*h*w : (pl+1)*h*w]
+		dst := m.out[pl*m.oh*m.ow : (pl+1)*m.oh*m.ow]
+		for oy := 0; oy < m.oh; oy++ {
+			y0 := max(oy*m.stride-m.pad, 0)
+			y1 := min(oy*m.stride-m.pad+m.k, h)
+			copy(col, src[y0*w:y0*w+w])
+			for y := y0 + 1; y < y1; y++ {
+				row := src[y*w : y*w+w]
+				row = row[:len(col)]
+				for i, v := range row {
+					col[i] = max(col[i], v)
 				}
-				dst[oy*ow+ox] = m
+			}
+			d := dst[oy*m.ow : (oy+1)*m.ow]
+			for ox := range d {
+				x0 := max(ox*m.stride-m.pad, 0)
+				x1 := min(ox*m.stride-m.pad+m.k, w)
+				v := col[x0]
+				for _, u := range col[x0+1 : x1] {
+					v = max(v, u)
+				}
+				d[ox] = v
 			}
 		}
 	}

@@ -137,14 +137,19 @@ func TestConvNoAllocs(t *testing.T) {
 }
 
 func TestMaxPool(t *testing.T) {
+	pools(t, func(t *testing.T, p *Pool) { testMaxPool(t, p) })
+}
+
+func testMaxPool(t *testing.T, p *Pool) {
 	for _, c := range []struct{ planes, h, w, k, s, pad int }{
 		{3, 8, 8, 3, 2, 1}, {2, 7, 9, 3, 2, 1}, {1, 5, 5, 2, 2, 0}, {4, 1, 1, 3, 2, 1}, {2, 6, 4, 3, 1, 1},
+		{37, 12, 11, 3, 2, 1}, // more planes than tasks: chunks of several
 	} {
 		rng := rand.New(rand.NewPCG(uint64(c.h), uint64(c.w)))
 		in := convTestRand(rng, c.planes*c.h*c.w)
 		oh, ow := (c.h+2*c.pad-c.k)/c.s+1, (c.w+2*c.pad-c.k)/c.s+1
 		out := make([]float32, c.planes*oh*ow)
-		MaxPool(in, c.planes, c.h, c.w, c.k, c.s, c.pad, out)
+		MaxPool(p, in, c.planes, c.h, c.w, c.k, c.s, c.pad, out)
 		for pl := 0; pl < c.planes; pl++ {
 			for oy := 0; oy < oh; oy++ {
 				for ox := 0; ox < ow; ox++ {
@@ -162,6 +167,18 @@ func TestMaxPool(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestMaxPoolNaN checks that a NaN wins its windows, as in PyTorch.
+func TestMaxPoolNaN(t *testing.T) {
+	in := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8, 9} // 3×3, NaN at (1,1)
+	out := make([]float32, 4)
+	MaxPool(nil, in, 1, 3, 3, 2, 1, 0, out) // 2×2 windows, stride 1
+	for i, v := range out {
+		if !math.IsNaN(float64(v)) {
+			t.Fatalf("window %d: %v, want NaN (out %v)", i, v, out)
 		}
 	}
 }

@@ -194,7 +194,9 @@ func (w *worker) await(quit <-chan struct{}) *job {
 const (
 	kindGemm = iota
 	kindDW
-	kindBatch // batched Conv1x1 over several streams (batch.go)
+	kindBatch   // batched Conv1x1 over several streams (batch.go)
+	kindMaxPool // MaxPool (conv.go)
+	kindIm2col  // Conv's unfolding (conv.go)
 )
 
 // job is one kernel call split into ntask independent tasks. Jobs are
@@ -218,6 +220,8 @@ type job struct {
 	g       gemmJob
 	d       dwJob
 	b       batchJob
+	m       maxPoolJob
+	c       im2colJob
 	buf     []float32 // the caller's buffer for kernels without a Scratch
 }
 
@@ -265,6 +269,10 @@ func (j *job) do(t int, buf *[]float32) {
 		j.d.task(t, buf)
 	case kindBatch:
 		j.b.task(t, buf)
+	case kindMaxPool:
+		j.m.task(t, buf)
+	case kindIm2col:
+		j.c.task(t, buf)
 	}
 }
 
@@ -296,6 +304,8 @@ func (p *Pool) putJob(j *job) {
 	j.g = gemmJob{}
 	j.d = dwJob{}
 	j.b = batchJob{}
+	j.m = maxPoolJob{}
+	j.c = im2colJob{}
 	mu, free := &nilPoolJobs.mu, &nilPoolJobs.free
 	if p != nil {
 		mu, free = &p.mu, &p.free
