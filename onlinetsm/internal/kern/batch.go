@@ -321,10 +321,9 @@ func Depthwise3x3Batch(p *Pool, ins [][]float32, c, h, w, stride int, wts, bias 
 	threads := p.Threads()
 	ntask := 1
 	if threads > 1 {
-		ntask = min(planes, 8*threads)
+		ntask = 8 * threads
 	}
-	j.b.d.chunk = (planes + ntask - 1) / ntask
-	j.ntask = (planes + j.b.d.chunk - 1) / j.b.d.chunk
+	j.b.d.chunk, j.ntask = chunks(planes, ntask)
 	p.run(j, &j.buf)
 	p.putJob(j)
 }

@@ -83,9 +83,7 @@ func im2col(p *Pool, col, in []float32, g ConvGeom) {
 	j := p.getJob()
 	j.kind = kindIm2col
 	j.c = im2colJob{col: col, in: in, g: g}
-	j.ntask = min(rows, 8*p.Threads())
-	j.c.chunk = (rows + j.ntask - 1) / j.ntask
-	j.ntask = (rows + j.c.chunk - 1) / j.c.chunk
+	j.c.chunk, j.ntask = chunks(rows, 8*p.Threads())
 	p.run(j, &j.buf)
 	p.putJob(j)
 }
@@ -174,9 +172,7 @@ func MaxPool(p *Pool, in []float32, planes, h, w, k, stride, pad int, out []floa
 	j := p.getJob()
 	j.kind = kindMaxPool
 	j.m = maxPoolJob{in: in, out: out, h: h, w: w, k: k, stride: stride, pad: pad, oh: oh, ow: ow}
-	j.ntask = min(planes, 8*p.Threads())
-	j.m.chunk = (planes + j.ntask - 1) / j.ntask
-	j.ntask = (planes + j.m.chunk - 1) / j.m.chunk
+	j.m.chunk, j.ntask = chunks(planes, 8*p.Threads())
 	j.m.planes = planes
 	p.run(j, &j.buf)
 	p.putJob(j)

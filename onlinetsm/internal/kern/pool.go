@@ -233,6 +233,13 @@ type part struct {
 	_    [48]byte // one cache line each
 }
 
+// chunks cuts n items into at most tasks chunks of equal size (the last may
+// be shorter): it returns the chunk size and the number of chunks.
+func chunks(n, tasks int) (size, count int) {
+	size = (n + min(n, tasks) - 1) / min(n, tasks)
+	return size, (n + size - 1) / size
+}
+
 // split cuts the tasks into n parts.
 func (j *job) split(n int) {
 	if cap(j.parts) < n {
