@@ -1,13 +1,12 @@
 package kern
 
-// General K×K convolutions (im2col + the packed GEMM of Conv1x1), max
-// pooling and ReLU, for the offline (clip-at-a-time) models. These work on
-// activations laid out as C×T×H×W: T frames of each channel stored one after
-// another, so that every (channel, frame) plane is contiguous and a 1×1
-// convolution of all T frames is a single GEMM with T·H·W columns.
-//
-// This file only uses the public kernels of the package (Conv1x1), so that it
-// stays independent of how they are implemented.
+// General K×K convolutions (im2col + the packed GEMM of Conv1x1, whose
+// epilogue applies the activation, ReLU included) and max pooling, for the
+// offline (clip-at-a-time) models. These work on activations laid out as
+// C×T×H×W: T frames of each channel stored one after another, so that every
+// (channel, frame) plane is contiguous and a 1×1 convolution of all T frames
+// is a single GEMM with T·H·W columns. The unfolding and the pooling run as
+// jobs of the pool, like the other kernels.
 
 // ConvScratch is the working memory of Conv: the Scratch handed to Conv1x1
 // and the im2col buffer. It grows to the largest layer it has seen and is then
@@ -107,9 +106,9 @@ func (m *im2colJob) task(t int, _ *[]float32) {
 		y0, y1 := validRange(oh, g.H, st, ky-g.Pad)
 		x0, x1 := validRange(ow, g.W, st, kx-g.Pad)
 		dst := m.col[row*n : (row+1)*n]
-		for t := 0; t < g.T; t++ {
-			plane := m.in[(c*g.T+t)*hw : (c*g.T+t+1)*hw]
-			d := dst[t*oh*ow : (t+1)*oh*ow]
+		for f := 0; f < g.T; f++ {
+			plane := m.in[(c*g.T+f)*hw : (c*g.T+f+1)*hw]
+			d := dst[f*oh*ow : (f+1)*oh*ow]
 			clear(d[:y0*ow])
 			clear(d[y1*ow:])
 			for oy := y0; oy < y1; oy++ {
