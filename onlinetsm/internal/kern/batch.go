@@ -294,6 +294,9 @@ func Depthwise3x3Batch(p *Pool, ins [][]float32, c, h, w, stride int, wts, bias 
 	if stride < 1 || stride > 2 {
 		panic("kern: Depthwise3x3Batch: stride must be 1 or 2")
 	}
+	if act != ActNone && act != ActReLU6 {
+		panic("kern: Depthwise3x3Batch: activation must be ActNone or ActReLU6")
+	}
 	if len(outs) != len(ins) {
 		panic("kern: Depthwise3x3Batch: len(outs) != len(ins)")
 	}

@@ -334,3 +334,27 @@ func TestNoAllocs(t *testing.T) {
 		}
 	})
 }
+
+// TestDepthwiseActs checks that the depthwise kernels refuse the activation
+// only the GEMM kernels implement, instead of skipping it.
+func TestDepthwiseActs(t *testing.T) {
+	in, out, wts, bias := make([]float32, 2*4*4), make([]float32, 2*4*4), make([]float32, 2*9), make([]float32, 2)
+	for _, tc := range []struct {
+		name string
+		call func()
+	}{
+		{"Depthwise3x3", func() { Depthwise3x3(nil, in, 2, 4, 4, 1, wts, bias, ActReLU, out) }},
+		{"Depthwise3x3Batch", func() {
+			Depthwise3x3Batch(nil, [][]float32{in, in}, 2, 4, 4, 1, wts, bias, ActReLU, [][]float32{out, make([]float32, len(out))})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r == nil {
+					t.Fatal("ActReLU accepted")
+				}
+			}()
+			tc.call()
+		})
+	}
+}
