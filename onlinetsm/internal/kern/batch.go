@@ -294,9 +294,7 @@ func Depthwise3x3Batch(p *Pool, ins [][]float32, c, h, w, stride int, wts, bias 
 	if stride < 1 || stride > 2 {
 		panic("kern: Depthwise3x3Batch: stride must be 1 or 2")
 	}
-	if act != ActNone && act != ActReLU6 {
-		panic("kern: Depthwise3x3Batch: activation must be ActNone or ActReLU6")
-	}
+	dwAct("Depthwise3x3Batch", act)
 	if len(outs) != len(ins) {
 		panic("kern: Depthwise3x3Batch: len(outs) != len(ins)")
 	}
@@ -317,7 +315,7 @@ func Depthwise3x3Batch(p *Pool, ins [][]float32, c, h, w, stride int, wts, bias 
 	j.kind = kindBatch
 	j.b = batchJob{
 		dw: true, ins: ins, outs: outs,
-		d: dwJob{c: c, h: h, w: w, stride: stride, oh: oh, ow: ow, wts: wts, bias: bias, relu: act == ActReLU6},
+		d: dwJob{c: c, h: h, w: w, stride: stride, oh: oh, ow: ow, wts: wts, bias: bias, act: act},
 	}
 	j.b.d.ps, j.b.d.ra, j.b.d.offs = planeGeom(h, w, stride)
 	planes := len(ins) * c
@@ -355,6 +353,6 @@ func (b *batchJob) dwTask(t int, bufp *[]float32) {
 		si, ch := i/d.c, i%d.c
 		in, out := b.ins[si], b.outs[si]
 		fillPlane(q, in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, i == i0)
-		dwPlane(out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu, d.stride == 1)
+		dwPlane(out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.act, d.stride == 1)
 	}
 }

@@ -170,9 +170,8 @@ func MaxPool(p *Pool, in []float32, planes, h, w, k, stride, pad int, out []floa
 	}
 	j := p.getJob()
 	j.kind = kindMaxPool
-	j.m = maxPoolJob{in: in, out: out, h: h, w: w, k: k, stride: stride, pad: pad, oh: oh, ow: ow}
+	j.m = maxPoolJob{in: in, out: out, planes: planes, h: h, w: w, k: k, stride: stride, pad: pad, oh: oh, ow: ow}
 	j.m.chunk, j.ntask = chunks(planes, 8*p.Threads())
-	j.m.planes = planes
 	p.run(j, &j.buf)
 	p.putJob(j)
 }

@@ -112,7 +112,7 @@ type dwJob struct {
 	c, h, w, stride int
 	oh, ow          int
 	wts, bias       []float32
-	relu            bool
+	act             Act // ActNone or ActReLU6 (dwAct)
 	out             []float32
 	chunk           int // channels per task
 	bands           int // bands of output rows (AVX-512 kernels only; else 1)
@@ -132,7 +132,7 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 	hw, ohw := d.h*d.w, d.oh*d.ow
 	if d.stride != 1 && d.stride != 2 {
 		for ch := c0; ch < c1; ch++ {
-			dwGeneric(d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu, d.out[ch*ohw:(ch+1)*ohw])
+			dwGeneric(d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, d.wts[ch*9:ch*9+9], d.bias[ch], d.act, d.out[ch*ohw:(ch+1)*ohw])
 		}
 		return
 	}
@@ -149,7 +149,15 @@ func (d *dwJob) task(t int, bufp *[]float32) {
 	for ch := c0; ch < c1; ch++ {
 		// The padding rows stay zero from one channel to the next.
 		fillPlane(q, d.in[ch*hw:(ch+1)*hw], d.h, d.w, d.stride, ch == c0)
-		dwPlane(d.out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.relu, d.stride == 1)
+		dwPlane(d.out[ch*ohw:(ch+1)*ohw], q, &d.offs, d.ra, d.oh, d.ow, d.wts[ch*9:ch*9+9], d.bias[ch], d.act, d.stride == 1)
+	}
+}
+
+// dwAct panics unless act is one the depthwise kernels implement (their
+// assembly flag is int(act): 0 none, 1 ReLU6), naming the caller fn.
+func dwAct(fn string, act Act) {
+	if act != ActNone && act != ActReLU6 {
+		panic("kern: " + fn + ": activation must be ActNone or ActReLU6")
 	}
 }
 
@@ -192,7 +200,7 @@ func (d *dwJob) planeZ(out, in []float32, ch, y0, y1 int, zero []float32) {
 	_ = out[d.oh*d.ow-1]
 	_ = zero[2*(d.w+32)-1]
 	f := d.wts[ch*9 : ch*9+9]
-	r := reluFlag(d.relu)
+	r := int(d.act)
 	if d.stride == 1 {
 		dwS1Z(&out[0], &in[0], &zero[0], d.h, d.w, y0, y1, &f[0], &d.bias[ch], r)
 	} else {
@@ -202,7 +210,7 @@ func (d *dwJob) planeZ(out, in []float32, ch, y0, y1 int, zero []float32) {
 
 // dwGeneric is the direct depthwise 3×3 convolution of one plane for any
 // stride.
-func dwGeneric(src []float32, h, w, stride int, f []float32, bias float32, relu bool, dst []float32) {
+func dwGeneric(src []float32, h, w, stride int, f []float32, bias float32, act Act, dst []float32) {
 	oh, ow := OutSize(h, stride), OutSize(w, stride)
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
@@ -220,10 +228,7 @@ func dwGeneric(src []float32, h, w, stride int, f []float32, bias float32, relu 
 					sum += f[ky*3+kx] * src[y*w+x]
 				}
 			}
-			if relu {
-				sum = relu6(sum)
-			}
-			dst[oy*ow+ox] = sum
+			dst[oy*ow+ox] = act.apply(sum)
 		}
 	}
 }

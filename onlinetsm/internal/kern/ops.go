@@ -81,9 +81,7 @@ func Depthwise3x3(p *Pool, in []float32, c, h, w, stride int, wts, bias []float3
 	if stride < 1 {
 		panic("kern: Depthwise3x3: stride < 1")
 	}
-	if act != ActNone && act != ActReLU6 {
-		panic("kern: Depthwise3x3: activation must be ActNone or ActReLU6")
-	}
+	dwAct("Depthwise3x3", act)
 	oh, ow := OutSize(h, stride), OutSize(w, stride)
 	if len(in) < c*h*w || len(wts) < c*9 || len(bias) < c || len(out) < c*oh*ow {
 		panic("kern: Depthwise3x3: slice too short")
@@ -92,7 +90,7 @@ func Depthwise3x3(p *Pool, in []float32, c, h, w, stride int, wts, bias []float3
 	j.kind = kindDW
 	j.d = dwJob{
 		in: in, c: c, h: h, w: w, stride: stride, oh: oh, ow: ow,
-		wts: wts, bias: bias, relu: act == ActReLU6, out: out,
+		wts: wts, bias: bias, act: act, out: out,
 	}
 	if stride <= 2 {
 		j.d.ps, j.d.ra, j.d.offs = planeGeom(h, w, stride)

@@ -103,14 +103,6 @@ func tileGo(k int, a []float32, bs bsrc, off int, c []float32, ldc int, bias, re
 	}
 }
 
-// reluFlag is the depthwise kernels' activation flag: 1 (ActReLU6) or 0.
-func reluFlag(relu bool) int {
-	if relu {
-		return 1
-	}
-	return 0
-}
-
 func relu6(v float32) float32 {
 	if v < 0 {
 		return 0
@@ -124,7 +116,7 @@ func relu6(v float32) float32 {
 // dwPlane computes dst[oy*ow+ox] = act(bias + Σ_t f[t]·q[oy*ra+offs[t]+ox])
 // for oy < oh, ox < ow. q must extend 8 floats past the last tap read. s1
 // says that offs is the stride-1 pattern offs[t] = (t/3)·ra + t%3.
-func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, relu, s1 bool) {
+func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, act Act, s1 bool) {
 	if oh <= 0 || ow <= 0 {
 		return
 	}
@@ -139,7 +131,7 @@ func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias f
 	}
 	_ = q[:(oh-1)*ra+maxOff+(ow+7)&^7]
 	if useAsm() {
-		r := reluFlag(relu)
+		r := int(act)
 		if s1 && oh >= 2 && ow >= 8 {
 			pairs := oh &^ 1
 			dwPairS1AVX2(unsafe.SliceData(dst), unsafe.SliceData(q), ra, pairs, ow, unsafe.SliceData(f), &bias, r)
@@ -151,10 +143,10 @@ func dwPlane(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias f
 		dwPlaneAVX2(unsafe.SliceData(dst), unsafe.SliceData(q), offs, ra, oh, ow, unsafe.SliceData(f), &bias, r)
 		return
 	}
-	dwPlaneGo(dst, q, offs, ra, oh, ow, f, bias, relu)
+	dwPlaneGo(dst, q, offs, ra, oh, ow, f, bias, act)
 }
 
-func dwPlaneGo(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, relu bool) {
+func dwPlaneGo(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias float32, act Act) {
 	f0, f1, f2, f3, f4, f5, f6, f7, f8 := f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8]
 	for oy := 0; oy < oh; oy++ {
 		base := oy * ra
@@ -171,10 +163,7 @@ func dwPlaneGo(dst, q []float32, offs *[9]int, ra, oh, ow int, f []float32, bias
 		for x := range d {
 			v := bias + f0*t0[x] + f1*t1[x] + f2*t2[x] + f3*t3[x] + f4*t4[x] +
 				f5*t5[x] + f6*t6[x] + f7*t7[x] + f8*t8[x]
-			if relu {
-				v = relu6(v)
-			}
-			d[x] = v
+			d[x] = act.apply(v)
 		}
 	}
 }
