@@ -50,11 +50,8 @@ func natsCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Log
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (flags only; see livetsm nats --help)", fs.Arg(0))
 	}
-	if *token != "" && (len(*token) < 8 || strings.ContainsAny(*token, " \t\r\n@:/")) {
-		return errors.New("--token must be at least 8 characters without spaces, '@', ':' or '/'")
-	}
-	if !isLoopback(*addr) && *token == "" {
-		return fmt.Errorf("--addr %s is reachable from other machines: give --token (e.g. --token $(openssl rand -hex 16))", *addr)
+	if err := checkToken(*addr, *token, "@:/"); err != nil {
+		return err
 	}
 	srv, err := cluster.StartServer(cluster.ServerOptions{Addr: *addr, StoreDir: *store, Token: *token, Log: log})
 	if err != nil {

@@ -137,6 +137,27 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// checkToken checks an access --token (at least 8 characters, no
+// whitespace and none of forbid's characters) and that a listen address
+// other than loopback has one; addr "" listens nowhere.
+func checkToken(addr, token, forbid string) error {
+	if token != "" && (len(token) < 8 || strings.ContainsAny(token, " \t\r\n"+forbid)) {
+		msg := "--token must be at least 8 characters without spaces"
+		var q []string
+		for _, r := range forbid {
+			q = append(q, "'"+string(r)+"'")
+		}
+		if n := len(q); n > 0 {
+			msg += ", " + strings.Join(q[:n-1], ", ") + " or " + q[n-1]
+		}
+		return errors.New(msg)
+	}
+	if addr != "" && !isLoopback(addr) && token == "" {
+		return fmt.Errorf("--addr %s is reachable from other machines: give --token (e.g. --token $(openssl rand -hex 16))", addr)
+	}
+	return nil
+}
+
 // parsePorts reads "MIN-MAX".
 func parsePorts(s string) (uint16, uint16, error) {
 	if s == "" {
@@ -176,10 +197,9 @@ func (c *serveConfig) webOptions() (web.Options, error) {
 		return o, fmt.Errorf("--batch-wait %v out of range [0s, 1s]", c.batchWait)
 	case (c.cert == "") != (c.key == ""):
 		return o, errors.New("--cert and --key go together")
-	case c.token != "" && (len(c.token) < 8 || strings.ContainsAny(c.token, " \t\r\n")):
-		return o, errors.New("--token must be at least 8 characters without spaces")
-	case !isLoopback(c.addr) && c.token == "":
-		return o, fmt.Errorf("--addr %s is reachable from other machines: give --token (e.g. --token $(openssl rand -hex 16))", c.addr)
+	}
+	if err := checkToken(c.addr, c.token, ""); err != nil {
+		return o, err
 	}
 	if o.BatchWait == 0 {
 		o.BatchWait = -1 // the flag's 0s: no waiting (Options' zero is the default)

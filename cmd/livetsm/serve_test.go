@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -81,6 +82,29 @@ func TestServeFlags(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCheckToken(t *testing.T) {
+	tests := []struct {
+		addr, token, forbid string
+		want                string // the error; "" for none
+	}{
+		{"127.0.0.1:8080", "", "", ""},
+		{"", "", "", ""},
+		{"0.0.0.0:8080", "", "", "--addr 0.0.0.0:8080 is reachable from other machines: give --token (e.g. --token $(openssl rand -hex 16))"},
+		{"0.0.0.0:8080", "0123456789abcdef", "", ""},
+		{"127.0.0.1:8080", "short", "", "--token must be at least 8 characters without spaces"},
+		{"127.0.0.1:8080", "with\ttab1234", "", "--token must be at least 8 characters without spaces"},
+		{"127.0.0.1:4222", "user@secret", "@:/", "--token must be at least 8 characters without spaces, '@', ':' or '/'"},
+		{"127.0.0.1:4222", "user:secret", "@:/", "--token must be at least 8 characters without spaces, '@', ':' or '/'"},
+		{"127.0.0.1:4222", "user@secret", "", ""},
+	}
+	for _, tt := range tests {
+		err := checkToken(tt.addr, tt.token, tt.forbid)
+		if got := fmt.Sprint(err); (err == nil) != (tt.want == "") || (err != nil && got != tt.want) {
+			t.Errorf("checkToken(%q, %q, %q) = %v, want %q", tt.addr, tt.token, tt.forbid, err, tt.want)
+		}
 	}
 }
 

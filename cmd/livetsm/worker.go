@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -92,16 +91,13 @@ func (c *workerConfig) check() error {
 		return fmt.Errorf("--lease-ttl %v out of range [%v, %v]", c.leaseTTL, cluster.MinLeaseTTL, cluster.MaxLeaseTTL)
 	case c.reconnectMax <= 0:
 		return errors.New("--reconnect-max must be positive")
-	case c.synth.check() != nil:
-		return c.synth.check()
 	case c.connectTimeout <= 0 || c.connectTimeout > time.Minute:
 		return fmt.Errorf("--connect-timeout %v out of range (0, 1m]", c.connectTimeout)
-	case c.token != "" && (len(c.token) < 8 || strings.ContainsAny(c.token, " \t\r\n")):
-		return errors.New("--token must be at least 8 characters without spaces")
-	case c.addr != "" && !isLoopback(c.addr) && c.token == "":
-		return fmt.Errorf("--addr %s is reachable from other machines: give --token (e.g. --token $(openssl rand -hex 16))", c.addr)
 	}
-	return nil
+	if err := c.synth.check(); err != nil {
+		return err
+	}
+	return checkToken(c.addr, c.token, "")
 }
 
 // workerCmd runs a worker until ctx is done. Once it has stopped, it logs
