@@ -63,6 +63,9 @@ func TestBenchKernels(t *testing.T) {
 			if r.Kernels != c.want {
 				t.Errorf("bench --kernels %q reported %q, want %q", c.kernels, r.Kernels, c.want)
 			}
+			if r.AllocsPerFrame != 0 {
+				t.Errorf("bench --kernels %q: %v heap allocations per frame, want 0", c.kernels, r.AllocsPerFrame)
+			}
 			t.Logf("bench --kernels %q ran on %s", c.kernels, r.Kernels)
 		})
 	}
