@@ -118,7 +118,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	total := time.Since(start)
 	runtime.ReadMemStats(&after)
 	// ReadMemStats itself does not allocate; lat was allocated up front.
-	allocs, err := stepAllocs(s, inputs, min(max(*frames, 3), 30))
+	allocs, err := stepAllocs(ctx, s, inputs, min(max(*frames, 3), 30))
 	if err != nil {
 		return err
 	}
@@ -148,15 +148,18 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	return err
 }
 
-// stepAllocs steps s n more times, outside the timed frames (reading the
+// stepAllocs steps s n more times (until ctx ends), outside the timed frames (reading the
 // memory statistics stops the world), and returns the median of the heap
 // allocations counted across each step. The count is the whole process's, so
 // another goroutine's allocations land in a few steps; the median leaves them
 // out.
-func stepAllocs(s *onlinetsm.Stream, inputs [][]float32, n int) (float64, error) {
+func stepAllocs(ctx context.Context, s *onlinetsm.Stream, inputs [][]float32, n int) (float64, error) {
 	counts := make([]float64, n)
 	var before, after runtime.MemStats
 	for i := range counts {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
 		runtime.ReadMemStats(&before)
 		if _, err := s.StepData(inputs[i%len(inputs)]); err != nil {
 			return 0, err
