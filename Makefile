@@ -46,8 +46,8 @@ test: deps vet test-tools
 	$(GO) test -run '^$$' -fuzz FuzzReadCheckpoint -fuzztime 20s -fuzzminimizetime 5s ./onlinetsm/internal/ckpt/
 
 # The Python tools that make and ship the default model (tools/test_*.py):
-# targets, smoothing, safetensors, averaging, widening, the parity fixture and
-# the generator's stream format read from a built livetsm.
+# targets, smoothing, safetensors, averaging, widening, --resume's settings,
+# the parity fixture and the generator's stream format read from a built livetsm.
 test-tools: build tools-deps
 	LIVETSM_BIN=$(CURDIR)/$(BIN) $(PY) -m unittest discover -s tools -p 'test_*.py'
 

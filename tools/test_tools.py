@@ -71,6 +71,39 @@ class FrameTargets(unittest.TestCase):
         self.assertEqual(w[1].tolist(), [1] * 8)
 
 
+class Resume(unittest.TestCase):
+    SAVED = dict(vars(train.parser().parse_args(
+        ["--out", "/runs/a", "--frames", "24", "--min-frames", "16", "--size", "160", "--lr", "5e-4",
+         "--seed", "37", "--half", "--threads", "1"])))
+
+    def test_given_flags(self):
+        got = train.given_flags(["--out", "r", "--resume", "--frames", "24", "--no-channels-last"])
+        self.assertEqual(got, {"out": "r", "resume": True, "frames": 24, "channels_last": False})
+
+    def test_table(self):
+        cases = [
+            # (argv, error substrings or None, expected args)
+            (["--out", "r", "--resume"], None,
+             dict(out="r", frames=24, min_frames=16, size=160, lr=5e-4, seed=37, half=True, threads=1)),
+            (["--out", "r", "--resume", "--threads", "2", "--no-channels-last", "--eval-every", "50"], None,
+             dict(frames=24, seed=37, threads=2, half=True, channels_last=False, eval_every=50)),
+            (["--out", "r", "--resume", "--frames", "24", "--lr", "5e-4"], None, dict(frames=24, lr=5e-4)),
+            (["--out", "r", "--resume", "--frames", "8"], ["--frames 8", "began with 24"], None),
+            (["--out", "r", "--resume", "--lr", "1e-3", "--seed", "1"], ["--lr 0.001", "--seed 1"], None),
+        ]
+        for argv, errs, want in cases:
+            with self.subTest(argv=argv):
+                args = train.parser().parse_args(argv)
+                err = train.resume_args(args, self.SAVED, train.given_flags(argv))
+                if errs:
+                    for e in errs:
+                        self.assertIn(e, err)
+                    continue
+                self.assertEqual(err, "")
+                for k, v in want.items():
+                    self.assertEqual(getattr(args, k), v, k)
+
+
 class ShownLabel(unittest.TestCase):
     def logits(self, per_frame):
         """One-hot-ish logits: frame i favours class per_frame[i] by 1."""

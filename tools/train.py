@@ -32,13 +32,19 @@ entropy over the frames with a target. Held-out accuracy is the label a user
 sees per clip (shown_label: the engine's 12-frame smoothing), and the accuracy
 over the frames with a target.
 
-Every --ckpt-minutes it writes --out/ckpt.pt (resume with --resume) and exports
+Every --ckpt-minutes it writes --out/ckpt.pt and exports
 --out/model.safetensors, written by hand (8-byte little-endian header length,
 JSON header, raw little-endian data; F32, or F16 with --half; BN
 num_batches_tracked as I64) with string metadata: format, arch, width,
 input_size, fps, mean, std, labels, shift_blocks, frames, steps,
 heldout_accuracy. Each --eval-every step's export is kept as
 --out/model-stepN.safetensors. Logs go to stderr and --out/train.log.
+
+--resume goes on from --out/ckpt.pt (steps, time, optimizer, data stream) with
+the settings saved in it: flags left off take their saved values, and a recipe
+flag given with another value is refused; only --threads, --synth-bin,
+--synth-workers, --ckpt-minutes, --eval-every, --channels-last and --half
+may change.
 """
 import argparse
 import json
@@ -434,6 +440,31 @@ def export(model, args, step, acc, name="model.safetensors"):
 # --------------------------------------------------------------------------
 
 
+# Flags that a resumed run may change: how fast it runs and what it writes,
+# not what it learns from.
+RESUME_FREE = {"out", "resume", "threads", "synth_bin", "synth_workers", "ckpt_minutes", "eval_every",
+               "channels_last", "half", "selftest", "init"}
+
+
+def resume_args(args, saved, given):
+    """Make args the checkpoint's settings for --resume: a flag left off the
+    command line takes its saved value (a run resumed with only --out --resume
+    goes on as it began); a flag of the recipe (not in RESUME_FREE) given with
+    another value than the saved one is refused. Returns an error message, or
+    ""."""
+    changed = []
+    for k, v in sorted(saved.items()):
+        if k in ("out", "resume", "selftest") or not hasattr(args, k):
+            continue
+        if k not in given:
+            setattr(args, k, v)
+        elif given[k] != v and k not in RESUME_FREE:
+            changed.append("--%s %s (the run began with %s)" % (k.replace("_", "-"), given[k], v))
+    if changed:
+        return "--resume continues a run with its checkpoint's recipe; these differ: " + ", ".join(changed)
+    return ""
+
+
 def save_checkpoint(args, model, opt, step, elapsed, best, gen):
     state = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
              "best": best, "gen": gen.get_state(), "args": vars(args)}
@@ -502,7 +533,8 @@ def selftest(args):
     log("selftest: safetensors round trip ok (%s)" % path)
 
 
-def main():
+def parser():
+    """The command line's parser."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/default", help="directory for ckpt.pt, model.safetensors, train.log")
     p.add_argument("--width", type=float, default=0.5)
@@ -531,17 +563,38 @@ def main():
     p.add_argument("--heldout-clips", type=int, default=270)
     p.add_argument("--eval-every", type=int, default=200, help="held-out evaluation every N steps (0: only at the end)")
     p.add_argument("--ckpt-minutes", type=float, default=5)
-    p.add_argument("--resume", action="store_true", help="continue from --out/ckpt.pt")
+    p.add_argument("--resume", action="store_true", help="continue from --out/ckpt.pt with the recipe saved in it")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="train in the NHWC memory format (faster on CPU)")
     p.add_argument("--synth-bin", default="", help="livetsm binary (default: go build into --out)")
     p.add_argument("--selftest", action="store_true", help="check clip forward vs online and the export, then exit")
+    return p
+
+
+def given_flags(argv):
+    """The flags that argv sets, by destination, without the defaults."""
+    p = parser()
+    unset = object()
+    p.set_defaults(**{k: unset for k in vars(p.parse_args([]))})
+    return {k: v for k, v in vars(p.parse_args(argv)).items() if v is not unset}
+
+
+def main():
+    p = parser()
     args = p.parse_args()
     if args.lr == 0:
         args.lr = 2e-3 if args.opt == "adamw" else 0.05
     if args.min_frames <= 0:
         args.min_frames = args.frames
+
+    ck = None
+    ckpt_path = os.path.join(args.out, "ckpt.pt")
+    if args.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        err = resume_args(args, ck.get("args", {}), given_flags(sys.argv[1:]))
+        if err:
+            p.error(err)
 
     global LOG
     os.makedirs(args.out, exist_ok=True)
@@ -566,9 +619,7 @@ def main():
            else torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=0.9, nesterov=True))
     gen = torch.Generator().manual_seed(args.seed)
     step, elapsed, best = 0, 0.0, None
-    ckpt_path = os.path.join(args.out, "ckpt.pt")
-    if args.resume and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+    if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         step, elapsed, best = ck["step"], ck["elapsed"], ck["best"]
