@@ -442,8 +442,10 @@ def export(model, args, step, acc, name="model.safetensors"):
 
 # Flags that a resumed run may change: how fast it runs and what it writes,
 # not what it learns from.
-RESUME_FREE = {"out", "resume", "threads", "synth_bin", "synth_workers", "ckpt_minutes", "eval_every",
-               "channels_last", "half", "selftest", "init"}
+RESUME_FREE = {"threads", "synth_bin", "synth_workers", "ckpt_minutes", "eval_every", "channels_last", "half",
+               "init"}
+# Flags never taken from the checkpoint: they say which run and what to do.
+NOT_RESUMED = ("out", "resume", "selftest")
 
 
 def resume_args(args, saved, given):
@@ -454,7 +456,7 @@ def resume_args(args, saved, given):
     ""."""
     changed = []
     for k, v in sorted(saved.items()):
-        if k in ("out", "resume", "selftest") or not hasattr(args, k):
+        if k in NOT_RESUMED or not hasattr(args, k):
             continue
         if k not in given:
             setattr(args, k, v)
