@@ -90,11 +90,17 @@ class Resume(unittest.TestCase):
             (["--out", "r", "--resume", "--frames", "24", "--lr", "5e-4"], None, dict(frames=24, lr=5e-4)),
             (["--out", "r", "--resume", "--frames", "8"], ["--frames 8", "began with 24"], None),
             (["--out", "r", "--resume", "--lr", "1e-3", "--seed", "1"], ["--lr 0.001", "--seed 1"], None),
+            # "0" stands for a computed value and is compared as that value.
+            (["--out", "r", "--resume", "--lr", "0"], ["--lr 0.0 (the run began with 0.0005)"], None),
+            (["--out", "r", "--resume", "--min-frames", "0"], ["--min-frames 0 (the run began with 16)"], None),
+            (["--out", "r", "--resume", "--min-frames", "0"], None, dict(min_frames=24), dict(min_frames=24)),
+            (["--out", "r", "--resume", "--lr", "0", "--opt", "sgd"], None, dict(lr=0.05), dict(lr=0.05, opt="sgd")),
         ]
-        for argv, errs, want in cases:
+        for argv, errs, want, *saved in cases:
             with self.subTest(argv=argv):
                 args = train.parser().parse_args(argv)
-                err = train.resume_args(args, self.SAVED, train.given_flags(argv))
+                err = train.resume_args(args, {**self.SAVED, **(saved[0] if saved else {})}, train.given_flags(argv))
+                train.resolve_defaults(args)
                 if errs:
                     for e in errs:
                         self.assertIn(e, err)

@@ -448,19 +448,32 @@ RESUME_FREE = {"threads", "synth_bin", "synth_workers", "ckpt_minutes", "eval_ev
 NOT_RESUMED = ("out", "resume", "selftest")
 
 
+def resolve_defaults(args):
+    """Turn the flags whose default is computed from others into values:
+    --lr 0 (the optimiser's usual rate) and --min-frames 0 (--frames)."""
+    if args.lr == 0:
+        args.lr = 2e-3 if args.opt == "adamw" else 0.05
+    if args.min_frames <= 0:
+        args.min_frames = args.frames
+
+
 def resume_args(args, saved, given):
     """Make args the checkpoint's settings for --resume: a flag left off the
     command line takes its saved value (a run resumed with only --out --resume
     goes on as it began); a flag of the recipe (not in RESUME_FREE) given with
     another value than the saved one is refused. Returns an error message, or
     ""."""
+    # A flag given as its "computed default" (--lr 0, --min-frames 0) is
+    # compared by the value it stands for, as the checkpoint holds that one.
+    meant = argparse.Namespace(**{**saved, **given})
+    resolve_defaults(meant)
     changed = []
     for k, v in sorted(saved.items()):
         if k in NOT_RESUMED or not hasattr(args, k):
             continue
         if k not in given:
             setattr(args, k, v)
-        elif given[k] != v and k not in RESUME_FREE:
+        elif getattr(meant, k) != v and k not in RESUME_FREE:
             changed.append("--%s %s (the run began with %s)" % (k.replace("_", "-"), given[k], v))
     if changed:
         return "--resume continues a run with its checkpoint's recipe; these differ: " + ", ".join(changed)
@@ -585,11 +598,6 @@ def given_flags(argv):
 def main():
     p = parser()
     args = p.parse_args()
-    if args.lr == 0:
-        args.lr = 2e-3 if args.opt == "adamw" else 0.05
-    if args.min_frames <= 0:
-        args.min_frames = args.frames
-
     ck = None
     ckpt_path = os.path.join(args.out, "ckpt.pt")
     if args.resume and os.path.exists(ckpt_path):
@@ -597,6 +605,7 @@ def main():
         err = resume_args(args, ck.get("args", {}), given_flags(sys.argv[1:]))
         if err:
             p.error(err)
+    resolve_defaults(args)
 
     global LOG
     os.makedirs(args.out, exist_ok=True)
