@@ -76,6 +76,10 @@ class Resume(unittest.TestCase):
         ["--out", "/runs/a", "--frames", "24", "--min-frames", "16", "--size", "160", "--lr", "5e-4",
          "--seed", "37", "--half", "--threads", "1"])))
 
+    def saved(self, change=()):
+        """The checkpoint's settings: SAVED with change, or none for None."""
+        return {} if change is None else {**self.SAVED, **dict(change)}
+
     def test_given_flags(self):
         got = train.given_flags(["--out", "r", "--resume", "--frames", "24", "--no-channels-last"])
         self.assertEqual(got, {"out": "r", "resume": True, "frames": 24, "channels_last": False})
@@ -95,11 +99,13 @@ class Resume(unittest.TestCase):
             (["--out", "r", "--resume", "--min-frames", "0"], ["--min-frames 0 (the run began with 16)"], None),
             (["--out", "r", "--resume", "--min-frames", "0"], None, dict(min_frames=24), dict(min_frames=24)),
             (["--out", "r", "--resume", "--lr", "0", "--opt", "sgd"], None, dict(lr=0.05), dict(lr=0.05, opt="sgd")),
+            # A checkpoint without saved settings (older runs) leaves the command line as it is.
+            (["--out", "r", "--resume", "--lr", "0"], None, dict(lr=2e-3, frames=8), None),
         ]
         for argv, errs, want, *saved in cases:
             with self.subTest(argv=argv):
                 args = train.parser().parse_args(argv)
-                err = train.resume_args(args, {**self.SAVED, **(saved[0] if saved else {})}, train.given_flags(argv))
+                err = train.resume_args(args, self.saved(*saved), train.given_flags(argv))
                 train.resolve_defaults(args)
                 if errs:
                     for e in errs:

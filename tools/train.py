@@ -465,7 +465,7 @@ def resume_args(args, saved, given):
     ""."""
     # A flag given as its "computed default" (--lr 0, --min-frames 0) is
     # compared by the value it stands for, as the checkpoint holds that one.
-    meant = argparse.Namespace(**{**saved, **given})
+    meant = argparse.Namespace(**{**vars(args), **saved, **given})
     resolve_defaults(meant)
     changed = []
     for k, v in sorted(saved.items()):
