@@ -461,20 +461,18 @@ def resume_args(args, saved, given):
     """Make args the checkpoint's settings for --resume: a flag left off the
     command line takes its saved value (a run resumed with only --out --resume
     goes on as it began); a flag of the recipe (not in RESUME_FREE) given with
-    another value than the saved one is refused. Returns an error message, or
-    ""."""
-    # A flag given as its "computed default" (--lr 0, --min-frames 0) is
-    # compared by the value it stands for, as the checkpoint holds that one.
-    meant = argparse.Namespace(**{**vars(args), **saved, **given})
-    resolve_defaults(meant)
-    changed = []
-    for k, v in sorted(saved.items()):
-        if k in NOT_RESUMED or not hasattr(args, k):
-            continue
+    another value than the saved one is refused. args leaves with its
+    computed defaults resolved. Returns an error message, or ""."""
+    resumed = {k: v for k, v in saved.items() if k not in NOT_RESUMED and hasattr(args, k)}
+    for k, v in resumed.items():
         if k not in given:
             setattr(args, k, v)
-        elif getattr(meant, k) != v and k not in RESUME_FREE:
-            changed.append("--%s %s (the run began with %s)" % (k.replace("_", "-"), given[k], v))
+    # A flag given as its "computed default" (--lr 0, --min-frames 0) is
+    # compared by the value it stands for, as the checkpoint holds that one.
+    resolve_defaults(args)
+    changed = ["--%s %s (the run began with %s)" % (k.replace("_", "-"), given[k], v)
+               for k, v in sorted(resumed.items())
+               if k in given and k not in RESUME_FREE and getattr(args, k) != v]
     if changed:
         return "--resume continues a run with its checkpoint's recipe; these differ: " + ", ".join(changed)
     return ""
