@@ -97,7 +97,7 @@ def render_size(size):
 # Clips from the Go generator
 
 
-def synth_command(args, seed, count=0, balanced=False):
+def synth_command(args, seed, count=0, balanced=False, size_skew=1):
     cmd = [args.synth_bin, "synth", "--stream", "--size", str(render_size(args.size)),
            "--frames", str(args.frames), "--min-frames", str(args.min_frames),
            "--seed", str(seed), "--fps", str(args.fps), "--workers", str(args.synth_workers)]
@@ -107,6 +107,8 @@ def synth_command(args, seed, count=0, balanced=False):
         cmd += ["--count", str(count)]
     if balanced:
         cmd.append("--balanced")
+    if size_skew != 1:
+        cmd += ["--size-skew", str(size_skew)]
     return cmd
 
 
@@ -567,6 +569,8 @@ def parser():
     p.add_argument("--hold-seconds", type=float, default=0.4, help="the gesture's label lasts this long after the motion")
     p.add_argument("--fade-seconds", type=float, default=0.27, help="then frames are unlabelled this long before No gesture")
     p.add_argument("--photos", default="auto", help="generator --photos: auto (Debian wallpaper packages), dirs, or '' for none")
+    p.add_argument("--size-skew", type=float, default=1,
+                   help="generator --size-skew for the training stream only (>1: more small hands); held-out clips keep 1")
     p.add_argument("--synth-workers", type=int, default=1, help="generator goroutines")
     p.add_argument("--init", default="", help="warm start from this model.safetensors (same width)")
     p.add_argument("--no-shift", action="store_true", help="ablation: no temporal shift, frame-by-frame model")
@@ -650,7 +654,7 @@ def main():
     seed = 2 + args.seed * 1009 + step
     if seed == args.heldout_seed:
         seed += 1
-    stream = ClipStream(synth_command(args, seed), maxsize=8 * args.batch)
+    stream = ClipStream(synth_command(args, seed, size_skew=args.size_skew), maxsize=8 * args.batch)
     budget = args.minutes * 60
     start = time.time() - elapsed
     last_ckpt = time.time()

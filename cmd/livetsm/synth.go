@@ -28,7 +28,7 @@ const synthUsage = `usage:
       one clip as YUV4MPEG2 (for Chromium's --use-file-for-fake-video-capture)
   livetsm synth --y4m PATH --live-seconds S [--width --height --fps --seed]
       S seconds of the live stream (gestures one after another) as YUV4MPEG2
-  livetsm synth --stream [--size 128] [--frames 8] [--min-frames N] [--seed N] [--fps 15] [--count N] [--balanced] [--class C] [--photos auto] [--workers N]
+  livetsm synth --stream [--size 128] [--frames 8] [--min-frames N] [--seed N] [--fps 15] [--count N] [--balanced] [--class C] [--photos auto] [--workers N] [--size-skew K]
       training clips to stdout, endless unless --count: per clip a 16-byte header
       ("LTS2", label uint8, 0, T, H, W, motion start, motion end as uint16 LE)
       then T×H×W×3 uint8 RGB
@@ -50,6 +50,7 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	height := fs.Int("height", 240, "frame height for --y4m")
 	size := fs.Int("size", 128, "square frame side for --stream")
 	fps := fs.Float64("fps", synth.DefaultFPS, "frame rate the motion is timed for (and of the .y4m)")
+	sizeSkew := fs.Float64("size-skew", 1, "hand sizes: 1 log-uniform (palm radius 3–16% of the shorter side); above 1 more small hands, below 1 more large ones (range 0.25–4)")
 	seed := fs.Uint64("seed", 1, "random seed: the same flags and seed give the same pixels")
 	liveSec := fs.Float64("live-seconds", 0, "with --y4m: write this many seconds of the live stream instead of one clip")
 	count := fs.Int("count", 0, "with --stream: stop after this many clips (0: endless)")
@@ -73,6 +74,9 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	}
 	if *fps <= 0 || math.IsInf(*fps, 0) || math.IsNaN(*fps) {
 		return fmt.Errorf("synth: --fps %g must be positive", *fps)
+	}
+	if !(*sizeSkew >= 0.25 && *sizeSkew <= 4) { // NaN fails too
+		return fmt.Errorf("synth: --size-skew %g out of range [0.25, 4]", *sizeSkew)
 	}
 	if !(*liveSec >= 0 && *liveSec <= maxLiveSeconds) { // NaN fails too
 		return fmt.Errorf("synth: --live-seconds %g out of range [0, %d]", *liveSec, maxLiveSeconds)
@@ -109,12 +113,12 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		if *minFrames == 0 {
 			sp.minFrames = n
 		}
-		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed, Photos: ph}, sp)
+		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed, Photos: ph, SizeSkew: *sizeSkew}, sp)
 	}
 	if *width < 2 || *height < 2 || *width > 8192 || *height > 8192 {
 		return fmt.Errorf("synth: frame size %dx%d out of range", *width, *height)
 	}
-	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed, Photos: ph}
+	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed, Photos: ph, SizeSkew: *sizeSkew}
 	return synthY4M(ctx, *y4m, stdout, log, cfg, cls, *frames, *liveSec)
 }
 

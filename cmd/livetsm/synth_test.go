@@ -30,6 +30,10 @@ func TestSynthCmd(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Errorf("%d bytes after 4 clips", buf.Len())
 	}
+	if err := run(ctx, []string{"synth", "--stream", "--size", "16", "--frames", "3", "--count", "2", "--size-skew", "1.6"}, &buf, log); err != nil || buf.Len() != 2*(synth.StreamHeaderSize+3*16*16*3) {
+		t.Errorf("--size-skew 1.6: %d bytes, %v", buf.Len(), err)
+	}
+	buf.Reset()
 
 	path := filepath.Join(t.TempDir(), "a.y4m")
 	if err := run(ctx, []string{"synth", "--y4m", path, "--class", "Swiping Up", "--frames", "5", "--width", "64", "--height", "48"}, &buf, log); err != nil {
@@ -50,6 +54,9 @@ func TestSynthCmd(t *testing.T) {
 		{"synth", "--stream", "--class", "Thumb Up"},
 		{"synth", "--stream", "--class", "9"},
 		{"synth", "--y4m", path, "--fps", "0"},
+		{"synth", "--stream", "--size-skew", "0"},
+		{"synth", "--stream", "--size-skew", "5"},
+		{"synth", "--stream", "--size-skew", "NaN"},
 	} {
 		if err := run(ctx, args, io.Discard, log); err == nil {
 			t.Errorf("%q: no error", args)

@@ -45,7 +45,7 @@ func (g *Generator) ClipWithRest(class, n, rest int) Clip {
 	n, rest = max(n, 1), max(rest, 0)
 	sc := newScene(r, g.cfg, true)
 	start, end := timing(r, n, g.cfg.FPS)
-	p := makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end, newCamTiming(r, g.cfg.FPS, true))
+	p := makePlan(r, g.cfg, class, n, start, end, newCamTiming(r, g.cfg.FPS, true))
 	for range rest {
 		p.poses = append(p.poses, p.poses[n-1])
 	}
@@ -70,7 +70,7 @@ func (g *Generator) trajectory(class, n int) plan {
 	n = max(n, 1)
 	newScene(r, g.cfg, false)
 	start, end := timing(r, n, g.cfg.FPS)
-	return makePlan(r, class, n, g.cfg.Width, g.cfg.Height, start, end, newCamTiming(r, g.cfg.FPS, true))
+	return makePlan(r, g.cfg, class, n, start, end, newCamTiming(r, g.cfg.FPS, true))
 }
 
 // camera holds the frame-to-frame state of the camera: shake and lighting.
@@ -158,7 +158,7 @@ func (l *Live) episode() {
 	n := max(before+motion+after, 3)
 	// Draw a plan at the needed length with the motion placed after the
 	// rest: plan the motion frames, then pad with rest.
-	mp := makePlan(r, class, motion+2, cfg.Width, cfg.Height, 1, motion+1, newCamTiming(r, cfg.FPS, false))
+	mp := makePlan(r, cfg, class, motion+2, 1, motion+1, newCamTiming(r, cfg.FPS, false))
 	p := plan{class: class, bigDistr: mp.bigDistr, poses: make([]pose, 0, n)}
 	for range before {
 		p.poses = append(p.poses, mp.poses[0])

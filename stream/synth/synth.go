@@ -116,6 +116,13 @@ type Config struct {
 	// mixed with the procedural backgrounds (see LoadPhotos). The same
 	// Photos and Seed give the same frames.
 	Photos *Photos
+	// SizeSkew shapes the hands' sizes. The palm radius lies between 3% and
+	// 16% of the frame's shorter side, at position u^SizeSkew of that range
+	// on a log scale, u uniform: 1 (or 0, the default) is log-uniform; above
+	// 1 favours small hands (1.6: about 48% of palms under 5% instead of
+	// 31%), below 1 large ones. The random sequence is the same for any
+	// value, so only the sizes (and what follows from them) change.
+	SizeSkew float64
 }
 
 // Generator renders clips and live streams. It is deterministic given its
@@ -136,6 +143,9 @@ func New(cfg Config) *Generator {
 	}
 	if !(cfg.FPS > 0) || math.IsInf(cfg.FPS, 1) { // NaN too
 		cfg.FPS = DefaultFPS
+	}
+	if !(cfg.SizeSkew > 0) || math.IsInf(cfg.SizeSkew, 1) {
+		cfg.SizeSkew = 1
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0x5eed_1ab5_c0ff_ee01)
 	return &Generator{cfg: cfg, pcg: pcg, rng: rand.New(pcg)}
@@ -184,16 +194,17 @@ type plan struct {
 func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
 
 // restPose draws a hand pose at rest for a w×h frame: anywhere in the frame,
-// the palm radius log-uniform so that the hand spans about 5–45% of the
-// frame's height.
+// the palm radius log-uniform (shaped by skew, see Config.SizeSkew) so that
+// the hand spans about 5–45% of the frame's height.
 // The wrist is bent by up to about 17° either way.
-func restPose(r *rand.Rand, w, h int) pose {
+func restPose(r *rand.Rand, w, h int, skew float64) pose {
 	d := float64(min(w, h))
 	a := uniform(r, -0.45, 0.45)
+	lo, hi := math.Log(0.03), math.Log(0.16)
 	return pose{
 		x:      float64(w) * uniform(r, 0.15, 0.85),
 		y:      float64(h) * uniform(r, 0.2, 0.8),
-		s:      math.Exp(uniform(r, math.Log(0.03), math.Log(0.16))) * d,
+		s:      math.Exp(lo+(hi-lo)*math.Pow(r.Float64(), skew)) * d,
 		a:      a,
 		fa:     a + uniform(r, -0.3, 0.3),
 		spread: uniform(r, 0.2, 0.8),
@@ -326,11 +337,12 @@ func pivotCentre(px, py, v, a float64) (x, y float64) {
 // The two gestures of a pair draw their end pose from the same distribution
 // (the frames after a gesture must not tell its direction), and their start
 // pose is the end pose moved back along the gesture.
-func makePlan(r *rand.Rand, class, n, w, h, start, end int, ct camTiming) plan {
+func makePlan(r *rand.Rand, cfg Config, class, n, start, end int, ct camTiming) plan {
+	w, h := cfg.Width, cfg.Height
 	d := float64(min(w, h))
 	fw, fh := float64(w), float64(h)
 	p := plan{class: class, poses: make([]pose, n), blur: make([]pose, n)}
-	to := restPose(r, w, h)
+	to := restPose(r, w, h, cfg.SizeSkew)
 	from := to
 	m := motion{k: r.Float64(), n: n, start: float64(start), end: float64(end)}
 	sign := 1.0

@@ -139,6 +139,52 @@ func TestClipScale(t *testing.T) {
 	}
 }
 
+func TestSizeSkew(t *testing.T) {
+	// Swipes end in the rest pose drawn for them, so Scale is that draw.
+	clips := func(skew float64) []Clip {
+		g := New(Config{Width: 48, Height: 32, Seed: 5, SizeSkew: skew})
+		out := make([]Clip, 60)
+		for i := range out {
+			out[i] = g.Clip(i%4, 4) // the four swipes
+		}
+		return out
+	}
+	small := func(cs []Clip) (n int) {
+		for _, c := range cs {
+			if c.Scale < 0.05 {
+				n++
+			}
+		}
+		return n
+	}
+	base := clips(1)
+	for i, c := range clips(0) { // 0 is the default, log-uniform
+		if c.Scale != base[i].Scale || !bytes.Equal(c.Frames[3].Pix, base[i].Frames[3].Pix) {
+			t.Fatalf("clip %d: SizeSkew 0 differs from 1", i)
+		}
+	}
+	for _, tc := range []struct {
+		skew    float64
+		smaller bool // every hand is at most as large as with 1
+	}{{1.6, true}, {0.5, false}} {
+		got := clips(tc.skew)
+		for i, c := range got {
+			if c.Label != base[i].Label || c.Start != base[i].Start || c.End != base[i].End {
+				t.Fatalf("skew %g, clip %d: label or timing changed, the random sequence must not", tc.skew, i)
+			}
+			if (c.Scale < base[i].Scale) != tc.smaller && c.Scale != base[i].Scale {
+				t.Errorf("skew %g, clip %d: scale %g against %g", tc.skew, i, c.Scale, base[i].Scale)
+			}
+			if !(c.Scale >= 0.03*0.999 && c.Scale <= 0.16*1.001) {
+				t.Errorf("skew %g, clip %d: scale %g outside [0.03, 0.16]", tc.skew, i, c.Scale)
+			}
+		}
+		if n, n1 := small(got), small(base); (n > n1) != tc.smaller {
+			t.Errorf("skew %g: %d of %d palms under 5%%, against %d with 1", tc.skew, n, len(got), n1)
+		}
+	}
+}
+
 func TestDeterminism(t *testing.T) {
 	render := func(seed uint64) []Clip {
 		g := New(Config{Width: 96, Height: 80, Seed: seed})
