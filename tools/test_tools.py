@@ -116,6 +116,21 @@ class Resume(unittest.TestCase):
                     self.assertEqual(getattr(args, k), v, k)
 
 
+    def test_flag_newer_than_checkpoint(self):
+        saved = {k: v for k, v in self.SAVED.items() if k != "size_skew"}
+        for argv, err in [(["--out", "r", "--resume"], ""),
+                          (["--out", "r", "--resume", "--size-skew", "1"], ""),
+                          (["--out", "r", "--resume", "--size-skew", "1.6"], "--size-skew 1.6 (the run began with 1)")]:
+            with self.subTest(argv=argv):
+                args = train.parser().parse_args(argv)
+                got = train.resume_args(args, saved, train.given_flags(argv))
+                if err:
+                    self.assertIn(err, got)
+                    continue
+                self.assertEqual(got, "")
+                self.assertEqual(args.size_skew, 1)
+
+
 class ShownLabel(unittest.TestCase):
     def logits(self, per_frame):
         """One-hot-ish logits: frame i favours class per_frame[i] by 1."""

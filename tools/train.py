@@ -41,8 +41,9 @@ heldout_accuracy. Each --eval-every step's export is kept as
 --out/model-stepN.safetensors. Logs go to stderr and --out/train.log.
 
 --resume goes on from --out/ckpt.pt (steps, time, optimizer, data stream) with
-the settings saved in it: flags left off take their saved values, and a recipe
-flag given with another value is refused; only --threads, --synth-bin,
+the settings saved in it: flags left off take their saved values (a flag newer
+than the checkpoint, its default), and a recipe flag given with another value is
+refused; only --threads, --synth-bin,
 --synth-workers, --ckpt-minutes, --eval-every, --channels-last and --half
 may change.
 """
@@ -465,6 +466,10 @@ def resume_args(args, saved, given):
     goes on as it began); a flag of the recipe (not in RESUME_FREE) given with
     another value than the saved one is refused. args leaves with its
     computed defaults resolved. Returns an error message, or ""."""
+    if saved:
+        # A flag added after the checkpoint was written began at its default,
+        # which keeps what runs did before it (--size-skew 1, say).
+        saved = {**vars(parser().parse_args([])), **saved}
     resumed = {k: v for k, v in saved.items() if k not in NOT_RESUMED and hasattr(args, k)}
     for k, v in resumed.items():
         if k not in given:
