@@ -43,9 +43,8 @@ heldout_accuracy. Each --eval-every step's export is kept as
 --resume goes on from --out/ckpt.pt (steps, time, optimizer, data stream) with
 the settings saved in it: flags left off take their saved values (a flag newer
 than the checkpoint, its default), and a recipe flag given with another value is
-refused; only --threads, --synth-bin,
---synth-workers, --ckpt-minutes, --eval-every, --channels-last and --half
-may change.
+refused; only --threads, --synth-bin, --synth-workers, --ckpt-minutes,
+--eval-every, --channels-last and --half may change.
 """
 import argparse
 import json
