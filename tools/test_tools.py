@@ -115,7 +115,6 @@ class Resume(unittest.TestCase):
                 for k, v in want.items():
                     self.assertEqual(getattr(args, k), v, k)
 
-
     def test_flag_newer_than_checkpoint(self):
         saved = {k: v for k, v in self.SAVED.items() if k != "size_skew"}
         for argv, err in [(["--out", "r", "--resume"], ""),
