@@ -664,6 +664,7 @@ def main():
     last_ckpt = time.time()
     last_acc = best
     loss_avg, acc_avg, t_step, c_step = None, None, None, None
+    first_step = step
     model.train()
     try:
         while True:
@@ -692,6 +693,10 @@ def main():
             dt, dc = time.time() - t0, time.process_time() - c0
             ema = lambda a, v: v if a is None else 0.9 * a + 0.1 * v  # noqa: E731
             loss_avg, acc_avg = ema(loss_avg, loss.item()), ema(acc_avg, acc)
+            if step == first_step + 2:
+                # A start's first step waits for the generator to come up:
+                # not a step's time, so the average begins after it.
+                t_step = c_step = None
             t_step, c_step = ema(t_step, dt), ema(c_step, dc)
             if step <= 5 or step % 10 == 0:
                 # cpu: this process's CPU seconds per step (all threads), a
