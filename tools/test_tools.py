@@ -162,6 +162,62 @@ class ShownLabel(unittest.TestCase):
         self.assertEqual(train.shown_label(self.logits(frames), window=4), 3)
 
 
+class ShownLoss(unittest.TestCase):
+    def test_smoothed_is_the_window_mean(self):
+        x = torch.randn(2, 20, len(train.LABELS), generator=torch.Generator().manual_seed(3))
+        for window in (1, 4, 12):
+            got = train.smoothed(x, window)
+            for t in range(20):
+                want = x[:, max(0, t - window + 1):t + 1].mean(1)
+                torch.testing.assert_close(got[:, t], want, msg="window %d frame %d" % (window, t))
+
+    def test_weights(self):
+        args = targets_args()
+        t = np.zeros((1, 4, 4, 3), np.uint8)
+        clips = [(NONE, t.repeat(24, 0), 5, 11), (2, t.repeat(24, 0), 5, 11),
+                 (3, t.repeat(16, 0), 8, 14), (4, t.repeat(16, 0), 9, 16), (5, t.repeat(20, 0), 4, 4)]
+        labels, valid, show = train.shown_weights(clips, 24, args)
+        self.assertEqual(labels.tolist(), [NONE, 2, 3, 4, 5])
+        self.assertEqual(valid.sum(1).tolist(), [24, 24, 16, 16, 20])
+        # hold 0.4 s at 15 fps: 6 frames from the motion's end, cut at the
+        # clip's end; a motion to the clip's end shows on its last frame; none
+        # for No gesture or a clip without motion.
+        want = [[], list(range(11, 17)), [14, 15], [15], []]
+        for i, w in enumerate(want):
+            self.assertEqual(show[i].nonzero().flatten().tolist(), w, "clip %d" % i)
+
+    def test_loss(self):
+        c = len(train.LABELS)
+
+        def clip(favour):
+            """Logits of a 16-frame clip: frame i favours class favour[i] by 4."""
+            x = torch.zeros(16, c)
+            for i, q in enumerate(favour):
+                x[i, q] = 4
+            return x
+
+        # The motion is frames 6-8: the gesture must show on frames 9-14.
+        rest = [NONE] * 3
+        cases = [
+            # name, label, per-frame favourites, wrong high, miss high
+            ("rest then the gesture", 1, rest + [1] * 13, False, False),
+            ("rest then another gesture", 1, rest + [2] * 13, True, True),
+            ("only rest", 1, [NONE] * 16, False, True),
+            ("No gesture at rest", NONE, [NONE] * 16, False, False),
+            ("No gesture shown as a gesture", NONE, rest + [3] * 13, True, False),
+        ]
+        args = targets_args()
+        for name, label, favour, wrong_high, miss_high in cases:
+            with self.subTest(name):
+                x = clip(favour)[None].requires_grad_()
+                clips = [(label, np.zeros((16, 1, 1, 3), np.uint8), 6, 9)]
+                wrong, miss = train.shown_loss(x, *train.shown_weights(clips, 16, args))
+                self.assertEqual(wrong.item() > 1, wrong_high, "wrong %.3f" % wrong.item())
+                self.assertEqual(miss.item() > 1, miss_high, "miss %.3f" % miss.item())
+                (wrong + miss).backward()
+                self.assertTrue(torch.isfinite(x.grad).all())
+
+
 def small_state(seed, width=0.5):
     model = randomize(OnlineTSM(num_classes=len(train.LABELS), width=width), torch.Generator().manual_seed(seed))
     return model.state_dict()

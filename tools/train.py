@@ -28,9 +28,12 @@ a target, as a user of the online stream expects it (frame_targets): "No
 gesture" while resting, nothing over the first --onset of the motion (it cannot
 be told yet), the gesture until --hold-seconds after the motion ends, nothing
 for --fade-seconds more, then "No gesture". The loss is the per-frame cross
-entropy over the frames with a target. Held-out accuracy is the label a user
-sees per clip (shown_label: the engine's 12-frame smoothing), and the accuracy
-over the frames with a target.
+entropy over the frames with a target; --shown-weight adds, so weighted, the
+loss of what a user sees (shown_loss: the engine's 12-frame average of the
+logits never favours another gesture, and shows the clip's gesture as its
+motion ends). Held-out accuracy is the label a user sees per clip
+(shown_label: the engine's 12-frame smoothing), and the accuracy over the
+frames with a target.
 
 Every --ckpt-minutes it writes --out/ckpt.pt and exports
 --out/model.safetensors, written by hand (8-byte little-endian header length,
@@ -317,17 +320,60 @@ def lr_at(args, progress, step):
     return args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def smoothed(logits, window=12):
+    """The engine's smoothing of (B, T, classes) logits: per frame the mean of
+    the last `window` frames' logits (of all frames so far at the start)."""
+    c = torch.cumsum(logits, 1)
+    s = torch.cat([c[:, :window], c[:, window:] - c[:, :-window]], 1)
+    n = torch.arange(1, logits.shape[1] + 1, dtype=logits.dtype).clamp(max=window)
+    return s / n.view(1, -1, 1)
+
+
 def shown_label(logits, window=12):
     """The label a user sees on a clip, as the engine's smoothing shows it:
-    per frame the argmax of the logits averaged over the last `window` frames;
-    the clip's label is the first gesture shown, or "No gesture"."""
-    c = torch.cumsum(logits, 0)
-    avg = c.clone()
-    avg[window:] = c[window:] - c[:-window]
-    for q in avg.argmax(1).tolist():
+    per frame the argmax of the smoothed logits of one clip (T, classes); the
+    clip's label is the first gesture shown, or "No gesture"."""
+    for q in smoothed(logits[None], window)[0].argmax(1).tolist():
         if q != NO_GESTURE:
             return q
     return NO_GESTURE
+
+
+def shown_weights(clips, tmax, args):
+    """For shown_loss: each clip's label (B,), its frames (B, tmax: 1 on the
+    clip's frames, 0 on padding) and the frames on which the smoothed output
+    must show its gesture (B, tmax): from the motion's end for --hold-seconds,
+    or the clip's last frame when the motion runs to its end; none for No
+    gesture."""
+    labels = torch.tensor([c[0] for c in clips], dtype=torch.long)
+    valid = torch.zeros(len(clips), tmax)
+    show = torch.zeros(len(clips), tmax)
+    hold = int(round(args.hold_seconds * args.fps))
+    for i, (label, frames, start, end) in enumerate(clips):
+        t = frames.shape[0]
+        valid[i, :t] = 1
+        if label != NO_GESTURE and end > start:
+            lo = min(end, t - 1)
+            show[i, lo:max(min(end + hold, t), lo + 1)] = 1
+    return labels, valid, show
+
+
+def shown_loss(logits, labels, valid, show, window=12):
+    """The loss of the label a user sees, on the smoothed logits of (B, T,
+    classes) clips: "wrong", -log of the probability of No gesture or the
+    clip's own label, on every frame (a clip must never show another
+    gesture), and "miss", the cross entropy of the clip's label on the frames
+    `show` marks (a gesture must be shown as it completes). Returns both."""
+    logp = F.log_softmax(smoothed(logits, window), -1)
+    rows = torch.arange(len(labels))
+    allowed = torch.zeros(len(labels), logp.shape[2], dtype=torch.bool)
+    allowed[:, NO_GESTURE] = True
+    allowed[rows, labels] = True
+    ok = logp.masked_fill(~allowed[:, None, :], float("-inf")).logsumexp(2)
+    wrong = -(ok * valid).sum() / valid.sum().clamp(min=1)
+    own = logp[rows, :, labels]
+    miss = -(own * show).sum() / show.sum().clamp(min=1)
+    return wrong, miss
 
 
 @torch.no_grad()
@@ -572,6 +618,8 @@ def parser():
     p.add_argument("--onset", type=float, default=0.5, help="fraction of the motion after which frames are labelled with the gesture")
     p.add_argument("--hold-seconds", type=float, default=0.4, help="the gesture's label lasts this long after the motion")
     p.add_argument("--fade-seconds", type=float, default=0.27, help="then frames are unlabelled this long before No gesture")
+    p.add_argument("--shown-weight", type=float, default=0,
+                   help="weight of the shown-label loss (shown_loss) added to the per-frame loss; 0: off")
     p.add_argument("--photos", default="auto", help="generator --photos: auto (Debian wallpaper packages), dirs, or '' for none")
     p.add_argument("--size-skew", type=float, default=1,
                    help="generator --size-skew for the training stream only (>1: more small hands); held-out clips keep 1")
@@ -684,6 +732,11 @@ def main():
             logits = forward_clip(model, x)
             per = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
             loss = (per * wgt.flatten()).sum() / wgt.sum().clamp(min=1)
+            shown = ""
+            if args.shown_weight > 0:
+                wrong, miss = shown_loss(logits, *shown_weights(clips, logits.shape[1], args))
+                loss = loss + args.shown_weight * (wrong + miss)
+                shown = " (shown: wrong %.4f miss %.4f)" % (wrong.item(), miss.item())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
@@ -701,8 +754,8 @@ def main():
             if step <= 5 or step % 10 == 0:
                 # cpu: this process's CPU seconds per step (all threads), a
                 # measure that holds when others share the cores.
-                log("step %d loss %.4f (avg %.4f) acc avg %.3f lr %.2e gnorm %.2f %.2fs/step (cpu %.2fs) queue %d elapsed %.1f min" % (
-                    step, loss.item(), loss_avg, acc_avg, lr, float(gnorm), t_step, c_step, stream.q.qsize(),
+                log("step %d loss %.4f%s (avg %.4f) acc avg %.3f lr %.2e gnorm %.2f %.2fs/step (cpu %.2fs) queue %d elapsed %.1f min" % (
+                    step, loss.item(), shown, loss_avg, acc_avg, lr, float(gnorm), t_step, c_step, stream.q.qsize(),
                     (time.time() - start) / 60))
             if args.eval_every and step % args.eval_every == 0:
                 a, al, conf = evaluate(model, heldout, args)
