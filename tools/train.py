@@ -77,6 +77,8 @@ MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 MAGIC = b"LTS2"
 NO_GESTURE = LABELS.index("No gesture")
+# The engine's smoothing window in frames (stream.DefaultWindow).
+WINDOW = 12
 
 LOG = None
 
@@ -320,7 +322,7 @@ def lr_at(args, progress, step):
     return args.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def smoothed(logits, window=12):
+def smoothed(logits, window=WINDOW):
     """The engine's smoothing of (B, T, classes) logits: per frame the mean of
     the last `window` frames' logits (of all frames so far at the start)."""
     c = torch.cumsum(logits, 1)
@@ -329,7 +331,7 @@ def smoothed(logits, window=12):
     return s / n.view(1, -1, 1)
 
 
-def shown_label(logits, window=12):
+def shown_label(logits, window=WINDOW):
     """The label a user sees on a clip, as the engine's smoothing shows it:
     per frame the argmax of the smoothed logits of one clip (T, classes); the
     clip's label is the first gesture shown, or "No gesture"."""
@@ -358,7 +360,7 @@ def shown_weights(clips, tmax, args):
     return labels, valid, show
 
 
-def shown_loss(logits, labels, valid, show, window=12):
+def shown_loss(logits, labels, valid, show, window=WINDOW):
     """The loss of the label a user sees, on the smoothed logits of (B, T,
     classes) clips: "wrong", -log of the probability of No gesture or the
     clip's own label, on every frame (a clip must never show another
