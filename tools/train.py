@@ -30,10 +30,10 @@ be told yet), the gesture until --hold-seconds after the motion ends, nothing
 for --fade-seconds more, then "No gesture". The loss is the per-frame cross
 entropy over the frames with a target; --shown-weight adds, so weighted, the
 loss of what a user sees (shown_loss: the engine's 12-frame average of the
-logits never favours another gesture, and shows the clip's gesture as its
-motion ends). Held-out accuracy is the label a user sees per clip
-(shown_label: the engine's 12-frame smoothing), and the accuracy over the
-frames with a target.
+logits never favours another gesture, "wrong", weighted --shown-wrong times,
+and shows the clip's gesture as its motion ends, "miss"). Held-out accuracy is
+the label a user sees per clip (shown_label: the engine's 12-frame smoothing),
+and the accuracy over the frames with a target.
 
 Every --ckpt-minutes it writes --out/ckpt.pt and exports
 --out/model.safetensors, written by hand (8-byte little-endian header length,
@@ -622,6 +622,8 @@ def parser():
     p.add_argument("--fade-seconds", type=float, default=0.27, help="then frames are unlabelled this long before No gesture")
     p.add_argument("--shown-weight", type=float, default=0,
                    help="weight of the shown-label loss (shown_loss) added to the per-frame loss; 0: off")
+    p.add_argument("--shown-wrong", type=float, default=1,
+                   help="weight of the shown loss's \"wrong\" term (another gesture shown) against its \"miss\" term")
     p.add_argument("--photos", default="auto", help="generator --photos: auto (Debian wallpaper packages), dirs, or '' for none")
     p.add_argument("--size-skew", type=float, default=1,
                    help="generator --size-skew for the training stream only (>1: more small hands); held-out clips keep 1")
@@ -737,7 +739,7 @@ def main():
             shown = ""
             if args.shown_weight > 0:
                 wrong, miss = shown_loss(logits, *shown_weights(clips, logits.shape[1], args))
-                loss = loss + args.shown_weight * (wrong + miss)
+                loss = loss + args.shown_weight * (args.shown_wrong * wrong + miss)
                 shown = " (shown: wrong %.4f miss %.4f)" % (wrong.item(), miss.item())
             opt.zero_grad(set_to_none=True)
             loss.backward()
