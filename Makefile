@@ -10,9 +10,10 @@ APT_PKGS ?= pkg-config libopencv-dev ffmpeg libvpx-dev chromium
 # Photographs only: installed without their recommends (dask, pytest).
 APT_DATA_PKGS ?= python3-skimage opencv-doc
 # Debian's PyTorch: the tools' tests (make test-tools, part of make test),
-# regenerating fixtures, training and the bench harness.
+# regenerating fixtures, training and the bench harness; jemalloc for
+# training (tools/README.md).
 PY      := /usr/bin/python3
-TOOLS_PKGS ?= python3-torch
+TOOLS_PKGS ?= python3-torch libjemalloc2
 # apt-get as root, or through sudo otherwise.
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 
