@@ -217,6 +217,26 @@ class ShownLoss(unittest.TestCase):
                 (wrong + miss).backward()
                 self.assertTrue(torch.isfinite(x.grad).all())
 
+    def test_training_loss_weights(self):
+        # A gesture clip shown as another gesture: both shown-label terms are
+        # large, so each weight visibly moves the step's loss.
+        x = torch.randn(2, 16, len(train.LABELS), generator=torch.Generator().manual_seed(5))
+        x[:, 9:, 3] += 12
+        t = np.zeros((16, 1, 1, 3), np.uint8)
+        clips = [(1, t, 6, 9), (NONE, t, 6, 9)]
+        y, wgt = torch.from_numpy(np.full((2, 16), NONE)), torch.ones(2, 16)
+        base, terms = train.training_loss(x, y, wgt, clips, targets_args(shown_weight=0, shown_wrong=1))
+        self.assertIsNone(terms)
+        torch.testing.assert_close(base, torch.nn.functional.cross_entropy(x.flatten(0, 1), y.flatten()))
+        wrong, miss = train.shown_loss(x, *train.shown_weights(clips, 16, targets_args()))
+        self.assertGreater(wrong.item(), 1)
+        for weight, wrong_w in [(1, 1), (0.5, 1), (1, 3), (2, 0)]:
+            with self.subTest(shown_weight=weight, shown_wrong=wrong_w):
+                args = targets_args(shown_weight=weight, shown_wrong=wrong_w)
+                loss, (w, m) = train.training_loss(x, y, wgt, clips, args)
+                torch.testing.assert_close((w, m), (wrong, miss))
+                torch.testing.assert_close(loss, base + weight * (wrong_w * wrong + miss))
+
 
 def small_state(seed, width=0.5):
     model = randomize(OnlineTSM(num_classes=len(train.LABELS), width=width), torch.Generator().manual_seed(seed))

@@ -378,6 +378,19 @@ def shown_loss(logits, labels, valid, show, window=WINDOW):
     return wrong, miss
 
 
+def training_loss(logits, y, wgt, clips, args):
+    """A step's loss on (B, T, classes) logits: the per-frame cross entropy
+    over the weighted frames, plus, with --shown-weight, the shown-label
+    loss (its "wrong" term weighed by --shown-wrong). Returns the loss and
+    the shown-label terms (wrong, miss), or None without them."""
+    per = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+    loss = (per * wgt.flatten()).sum() / wgt.sum().clamp(min=1)
+    if args.shown_weight <= 0:
+        return loss, None
+    wrong, miss = shown_loss(logits, *shown_weights(clips, logits.shape[1], args))
+    return loss + args.shown_weight * (args.shown_wrong * wrong + miss), (wrong, miss)
+
+
 @torch.no_grad()
 def evaluate(model, clips, args):
     """Held-out: accuracy over the weighted frames, the label a user sees per
@@ -734,13 +747,10 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr
             logits = forward_clip(model, x)
-            per = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
-            loss = (per * wgt.flatten()).sum() / wgt.sum().clamp(min=1)
+            loss, terms = training_loss(logits, y, wgt, clips, args)
             shown = ""
-            if args.shown_weight > 0:
-                wrong, miss = shown_loss(logits, *shown_weights(clips, logits.shape[1], args))
-                loss = loss + args.shown_weight * (args.shown_wrong * wrong + miss)
-                shown = " (shown: wrong %.4f miss %.4f)" % (wrong.item(), miss.item())
+            if terms is not None:
+                shown = " (shown: wrong %.4f miss %.4f)" % (terms[0].item(), terms[1].item())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
