@@ -218,8 +218,8 @@ class ShownLoss(unittest.TestCase):
                 self.assertTrue(torch.isfinite(x.grad).all())
 
     def test_training_loss_weights(self):
-        # A gesture clip shown as another gesture: both shown-label terms are
-        # large, so each weight visibly moves the step's loss.
+        # Both clips (a gesture, No gesture) show gesture 3 from frame 9:
+        # both shown-label terms are large, so each weight moves the loss.
         x = torch.randn(2, 16, len(train.LABELS), generator=torch.Generator().manual_seed(5))
         x[:, 9:, 3] += 12
         t = np.zeros((16, 1, 1, 3), np.uint8)
