@@ -378,14 +378,15 @@ class StreamFormat(unittest.TestCase):
                 self.assertTrue(0 <= start < end <= frames.shape[0], (start, end))
         self.assertEqual(sorted(labels), list(range(len(train.LABELS))))
 
-    def test_size_skew_only_in_training_stream(self):
-        for argv, want in [([], None), (["--size-skew", "1.6"], "1.6")]:
-            with self.subTest(argv=argv):
-                args = train.parser().parse_args(["--synth-bin", "livetsm"] + argv)
-                cmd = train.synth_command(args, 1, size_skew=args.size_skew)
-                got = cmd[cmd.index("--size-skew") + 1] if "--size-skew" in cmd else None
-                self.assertEqual(got, want)
-                self.assertNotIn("--size-skew", train.synth_command(args, 2, count=9, balanced=True))
+    def test_hand_sizes_only_in_training_stream(self):
+        for flag, value in [("--size-skew", "1.6"), ("--size-max", "0.25")]:
+            for argv, want in [([], None), ([flag, value], value)]:
+                with self.subTest(argv=argv, flag=flag):
+                    args = train.parser().parse_args(["--synth-bin", "livetsm"] + argv)
+                    cmd = train.synth_command(args, 1, training=True)
+                    got = cmd[cmd.index(flag) + 1] if flag in cmd else None
+                    self.assertEqual(got, want)
+                    self.assertNotIn(flag, train.synth_command(args, 2, count=9, balanced=True))
 
     def test_bad_input(self):
         hdr = train.MAGIC + bytes([1, 0]) + struct.pack("<HHHHH", 2, 4, 4, 0, 1)

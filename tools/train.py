@@ -102,7 +102,12 @@ def render_size(size):
 # Clips from the Go generator
 
 
-def synth_command(args, seed, count=0, balanced=False, size_skew=1):
+DEFAULT_SIZE_MAX = 0.16  # the generator's --size-max default
+
+
+def synth_command(args, seed, count=0, balanced=False, training=False):
+    """The generator's command line; training (the training stream, not the
+    held-out clips) adds the hand-size flags --size-skew and --size-max."""
     cmd = [args.synth_bin, "synth", "--stream", "--size", str(render_size(args.size)),
            "--frames", str(args.frames), "--min-frames", str(args.min_frames),
            "--seed", str(seed), "--fps", str(args.fps), "--workers", str(args.synth_workers)]
@@ -112,8 +117,10 @@ def synth_command(args, seed, count=0, balanced=False, size_skew=1):
         cmd += ["--count", str(count)]
     if balanced:
         cmd.append("--balanced")
-    if size_skew != 1:
-        cmd += ["--size-skew", str(size_skew)]
+    if training and args.size_skew != 1:
+        cmd += ["--size-skew", str(args.size_skew)]
+    if training and args.size_max != DEFAULT_SIZE_MAX:
+        cmd += ["--size-max", str(args.size_max)]
     return cmd
 
 
@@ -640,6 +647,8 @@ def parser():
     p.add_argument("--photos", default="auto", help="generator --photos: auto (Debian wallpaper packages), dirs, or '' for none")
     p.add_argument("--size-skew", type=float, default=1,
                    help="generator --size-skew for the training stream only (>1: more small hands); held-out clips keep 1")
+    p.add_argument("--size-max", type=float, default=DEFAULT_SIZE_MAX,
+                   help="generator --size-max (largest palm radius at rest, a fraction of the shorter side) for the training stream only; held-out clips keep %g" % DEFAULT_SIZE_MAX)
     p.add_argument("--synth-workers", type=int, default=1, help="generator goroutines")
     p.add_argument("--init", default="", help="warm start from this model.safetensors (same width)")
     p.add_argument("--no-shift", action="store_true", help="ablation: no temporal shift, frame-by-frame model")
@@ -723,7 +732,7 @@ def main():
     seed = 2 + args.seed * 1009 + step
     if seed == args.heldout_seed:
         seed += 1
-    stream = ClipStream(synth_command(args, seed, size_skew=args.size_skew), maxsize=8 * args.batch)
+    stream = ClipStream(synth_command(args, seed, training=True), maxsize=8 * args.batch)
     budget = args.minutes * 60
     start = time.time() - elapsed
     last_ckpt = time.time()

@@ -28,7 +28,7 @@ const synthUsage = `usage:
       one clip as YUV4MPEG2 (for Chromium's --use-file-for-fake-video-capture)
   livetsm synth --y4m PATH --live-seconds S [--width --height --fps --seed]
       S seconds of the live stream (gestures one after another) as YUV4MPEG2
-  livetsm synth --stream [--size 128] [--frames 8] [--min-frames N] [--seed N] [--fps 15] [--count N] [--balanced] [--class C] [--photos auto] [--workers N] [--size-skew K]
+  livetsm synth --stream [--size 128] [--frames 8] [--min-frames N] [--seed N] [--fps 15] [--count N] [--balanced] [--class C] [--photos auto] [--workers N] [--size-skew K] [--size-max F]
       training clips to stdout, endless unless --count: per clip a 16-byte header
       ("LTS2", label uint8, 0, T, H, W, motion start, motion end as uint16 LE)
       then T×H×W×3 uint8 RGB
@@ -51,6 +51,7 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	size := fs.Int("size", 128, "square frame side for --stream")
 	fps := fs.Float64("fps", synth.DefaultFPS, "frame rate the motion is timed for (and of the .y4m)")
 	sizeSkew := fs.Float64("size-skew", 1, "hand sizes: 1 log-uniform (palm radius 3–16% of the shorter side); above 1 more small hands, below 1 more large ones (range 0.25–4)")
+	sizeMax := fs.Float64("size-max", synth.DefaultSizeMax, "largest palm radius at rest, a fraction of the shorter side (range 0.08–0.4)")
 	seed := fs.Uint64("seed", 1, "random seed: the same flags and seed give the same pixels")
 	liveSec := fs.Float64("live-seconds", 0, "with --y4m: write this many seconds of the live stream instead of one clip")
 	count := fs.Int("count", 0, "with --stream: stop after this many clips (0: endless)")
@@ -77,6 +78,9 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	}
 	if !(*sizeSkew >= 0.25 && *sizeSkew <= 4) { // NaN fails too
 		return fmt.Errorf("synth: --size-skew %g out of range [0.25, 4]", *sizeSkew)
+	}
+	if !(*sizeMax >= 0.08 && *sizeMax <= 0.4) { // NaN fails too
+		return fmt.Errorf("synth: --size-max %g out of range [0.08, 0.4]", *sizeMax)
 	}
 	if !(*liveSec >= 0 && *liveSec <= maxLiveSeconds) { // NaN fails too
 		return fmt.Errorf("synth: --live-seconds %g out of range [0, %d]", *liveSec, maxLiveSeconds)
@@ -113,12 +117,12 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 		if *minFrames == 0 {
 			sp.minFrames = n
 		}
-		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed, Photos: ph, SizeSkew: *sizeSkew}, sp)
+		return synthStream(ctx, stdout, log, synth.Config{Width: *size, Height: *size, FPS: *fps, Seed: *seed, Photos: ph, SizeSkew: *sizeSkew, SizeMax: *sizeMax}, sp)
 	}
 	if *width < 2 || *height < 2 || *width > 8192 || *height > 8192 {
 		return fmt.Errorf("synth: frame size %dx%d out of range", *width, *height)
 	}
-	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed, Photos: ph, SizeSkew: *sizeSkew}
+	cfg := synth.Config{Width: *width, Height: *height, FPS: *fps, Seed: *seed, Photos: ph, SizeSkew: *sizeSkew, SizeMax: *sizeMax}
 	return synthY4M(ctx, *y4m, stdout, log, cfg, cls, *frames, *liveSec)
 }
 

@@ -34,6 +34,24 @@ func TestSynthCmd(t *testing.T) {
 		t.Errorf("--size-skew 1.6: %d bytes, %v", buf.Len(), err)
 	}
 	buf.Reset()
+	// --size-max reaches the generator: the same clips (labels) with other
+	// hand sizes, so other pixels.
+	stream := func(extra ...string) []byte {
+		var b bytes.Buffer
+		if err := run(ctx, append([]string{"synth", "--stream", "--size", "32", "--frames", "3", "--count", "3", "--balanced"}, extra...), &b, log); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	def, large := stream(), stream("--size-max", "0.3")
+	if bytes.Equal(def, large) || len(def) != len(large) {
+		t.Errorf("--size-max 0.3: %d bytes, equal to the default's (%d bytes): %v", len(large), len(def), bytes.Equal(def, large))
+	}
+	for r := bytes.NewReader(large); r.Len() > 0; {
+		if c, err := synth.ReadStreamClip(r); err != nil || c.Label > 2 {
+			t.Fatalf("--size-max 0.3: %+v %v", c, err)
+		}
+	}
 
 	path := filepath.Join(t.TempDir(), "a.y4m")
 	if err := run(ctx, []string{"synth", "--y4m", path, "--class", "Swiping Up", "--frames", "5", "--width", "64", "--height", "48"}, &buf, log); err != nil {
@@ -57,6 +75,9 @@ func TestSynthCmd(t *testing.T) {
 		{"synth", "--stream", "--size-skew", "0"},
 		{"synth", "--stream", "--size-skew", "5"},
 		{"synth", "--stream", "--size-skew", "NaN"},
+		{"synth", "--stream", "--size-max", "0.05"},
+		{"synth", "--stream", "--size-max", "0.5"},
+		{"synth", "--stream", "--size-max", "NaN"},
 	} {
 		if err := run(ctx, args, io.Discard, log); err == nil {
 			t.Errorf("%q: no error", args)

@@ -117,13 +117,26 @@ type Config struct {
 	// Photos and Seed give the same frames.
 	Photos *Photos
 	// SizeSkew shapes the hands' sizes. The palm radius lies between 3% and
-	// 16% of the frame's shorter side, at position u^SizeSkew of that range
+	// 16% (SizeMax) of the frame's shorter side, at position u^SizeSkew of that range
 	// on a log scale, u uniform: 1 (or 0, the default) is log-uniform; above
 	// 1 favours small hands (1.6: about 48% of palms under 5% instead of
 	// 31%), below 1 large ones. The random sequence is the same for any
 	// value, so only the sizes (and what follows from them) change.
 	SizeSkew float64
+	// SizeMax is the largest palm radius at rest, as a fraction of the
+	// frame's shorter side: a value in (0.03, 0.5] widens (or narrows) the
+	// range of SizeSkew's 3–16% at its top; anything else (0, the default)
+	// means DefaultSizeMax. Like SizeSkew it changes only the sizes.
+	SizeMax float64
 }
+
+// DefaultSizeMax is the largest palm radius at rest (a fraction of the
+// frame's shorter side) when Config.SizeMax is 0.
+const DefaultSizeMax = 0.16
+
+// sizeMin is the smallest palm radius at rest (a fraction of the frame's
+// shorter side).
+const sizeMin = 0.03
 
 // Generator renders clips and live streams. It is deterministic given its
 // Config and not safe for concurrent use: use one Generator per goroutine.
@@ -146,6 +159,9 @@ func New(cfg Config) *Generator {
 	}
 	if !(cfg.SizeSkew > 0) || math.IsInf(cfg.SizeSkew, 1) {
 		cfg.SizeSkew = 1
+	}
+	if !(cfg.SizeMax > sizeMin && cfg.SizeMax <= 0.5) { // NaN too
+		cfg.SizeMax = DefaultSizeMax
 	}
 	pcg := rand.NewPCG(cfg.Seed, 0x5eed_1ab5_c0ff_ee01)
 	return &Generator{cfg: cfg, pcg: pcg, rng: rand.New(pcg)}
@@ -194,13 +210,14 @@ type plan struct {
 func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
 
 // restPose draws a hand pose at rest for a w×h frame: anywhere in the frame,
-// the palm radius log-uniform (shaped by skew, see Config.SizeSkew) so that
-// the hand spans about 5–45% of the frame's height.
+// the palm radius log-uniform between 3% of the shorter side and sizeMax
+// (shaped by skew, see Config.SizeSkew) so that with the default 16% the hand
+// spans about 5–45% of the frame's height.
 // The wrist is bent by up to about 17° either way.
-func restPose(r *rand.Rand, w, h int, skew float64) pose {
+func restPose(r *rand.Rand, w, h int, skew, sizeMax float64) pose {
 	d := float64(min(w, h))
 	a := uniform(r, -0.45, 0.45)
-	lo, hi := math.Log(0.03), math.Log(0.16)
+	lo, hi := math.Log(sizeMin), math.Log(sizeMax)
 	return pose{
 		x:      float64(w) * uniform(r, 0.15, 0.85),
 		y:      float64(h) * uniform(r, 0.2, 0.8),
@@ -342,7 +359,7 @@ func makePlan(r *rand.Rand, cfg Config, class, n, start, end int, ct camTiming) 
 	d := float64(min(w, h))
 	fw, fh := float64(w), float64(h)
 	p := plan{class: class, poses: make([]pose, n), blur: make([]pose, n)}
-	to := restPose(r, w, h, cfg.SizeSkew)
+	to := restPose(r, w, h, cfg.SizeSkew, cfg.SizeMax)
 	from := to
 	m := motion{k: r.Float64(), n: n, start: float64(start), end: float64(end)}
 	sign := 1.0

@@ -139,16 +139,32 @@ func TestClipScale(t *testing.T) {
 	}
 }
 
-func TestSizeSkew(t *testing.T) {
-	// Swipes end in the rest pose drawn for them, so Scale is that draw.
-	clips := func(skew float64) []Clip {
-		g := New(Config{Width: 48, Height: 32, Seed: 5, SizeSkew: skew})
-		out := make([]Clip, 60)
-		for i := range out {
-			out[i] = g.Clip(i%4, 4) // the four swipes
-		}
-		return out
+// swipeClips renders 60 swipes of 4 frames with cfg (seed 5, 48×32, sizes
+// as cfg says). Swipes end in the rest pose drawn for them, so a clip's Scale
+// is that draw.
+func swipeClips(cfg Config) []Clip {
+	cfg.Width, cfg.Height, cfg.Seed = 48, 32, 5
+	g := New(cfg)
+	out := make([]Clip, 60)
+	for i := range out {
+		out[i] = g.Clip(i%4, 4) // the four swipes
 	}
+	return out
+}
+
+// sameDraws fails t if a and b differ in label or timing: a size option
+// must leave the random sequence as it is.
+func sameDraws(t *testing.T, name string, a, b []Clip) {
+	t.Helper()
+	for i := range a {
+		if a[i].Label != b[i].Label || a[i].Start != b[i].Start || a[i].End != b[i].End {
+			t.Fatalf("%s, clip %d: label or timing changed, the random sequence must not", name, i)
+		}
+	}
+}
+
+func TestSizeSkew(t *testing.T) {
+	clips := func(skew float64) []Clip { return swipeClips(Config{SizeSkew: skew}) }
 	small := func(cs []Clip) (n int) {
 		for _, c := range cs {
 			if c.Scale < 0.05 {
@@ -168,10 +184,8 @@ func TestSizeSkew(t *testing.T) {
 		smaller bool // every hand is at most as large as with 1
 	}{{1.6, true}, {0.5, false}} {
 		got := clips(tc.skew)
+		sameDraws(t, fmt.Sprintf("skew %g", tc.skew), got, base)
 		for i, c := range got {
-			if c.Label != base[i].Label || c.Start != base[i].Start || c.End != base[i].End {
-				t.Fatalf("skew %g, clip %d: label or timing changed, the random sequence must not", tc.skew, i)
-			}
 			if (c.Scale < base[i].Scale) != tc.smaller && c.Scale != base[i].Scale {
 				t.Errorf("skew %g, clip %d: scale %g against %g", tc.skew, i, c.Scale, base[i].Scale)
 			}
@@ -181,6 +195,39 @@ func TestSizeSkew(t *testing.T) {
 		}
 		if n, n1 := small(got), small(base); (n > n1) != tc.smaller {
 			t.Errorf("skew %g: %d of %d palms under 5%%, against %d with 1", tc.skew, n, len(got), n1)
+		}
+	}
+}
+
+func TestSizeMax(t *testing.T) {
+	base := swipeClips(Config{})
+	for _, bad := range []float64{0, DefaultSizeMax, -1, 0.03, 0.6, math.NaN(), math.Inf(1)} {
+		for i, c := range swipeClips(Config{SizeMax: bad}) {
+			if c.Scale != base[i].Scale || !bytes.Equal(c.Frames[3].Pix, base[i].Frames[3].Pix) {
+				t.Fatalf("SizeMax %g, clip %d differs from the default's", bad, i)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		max    float64
+		larger bool // every hand is at least as large as with the default
+	}{{0.25, true}, {0.1, false}} {
+		got := swipeClips(Config{SizeMax: tc.max})
+		sameDraws(t, fmt.Sprintf("SizeMax %g", tc.max), got, base)
+		over := 0
+		for i, c := range got {
+			if (c.Scale > base[i].Scale) != tc.larger {
+				t.Errorf("SizeMax %g, clip %d: scale %g against %g", tc.max, i, c.Scale, base[i].Scale)
+			}
+			if !(c.Scale >= 0.03*0.999 && c.Scale <= tc.max*1.001) {
+				t.Errorf("SizeMax %g, clip %d: scale %g outside [0.03, %g]", tc.max, i, c.Scale, tc.max)
+			}
+			if c.Scale > DefaultSizeMax {
+				over++
+			}
+		}
+		if (over > 0) != tc.larger {
+			t.Errorf("SizeMax %g: %d of %d palms over %g", tc.max, over, len(got), DefaultSizeMax)
 		}
 	}
 }
