@@ -102,9 +102,6 @@ def render_size(size):
 # Clips from the Go generator
 
 
-DEFAULT_SIZE_MAX = 0.16  # the generator's --size-max default
-
-
 def synth_command(args, seed, count=0, balanced=False, training=False):
     """The generator's command line; training (the training stream, not the
     held-out clips) adds the hand-size flags --size-skew and --size-max."""
@@ -119,7 +116,7 @@ def synth_command(args, seed, count=0, balanced=False, training=False):
         cmd.append("--balanced")
     if training and args.size_skew != 1:
         cmd += ["--size-skew", str(args.size_skew)]
-    if training and args.size_max != DEFAULT_SIZE_MAX:
+    if training and args.size_max is not None:
         cmd += ["--size-max", str(args.size_max)]
     return cmd
 
@@ -647,8 +644,8 @@ def parser():
     p.add_argument("--photos", default="auto", help="generator --photos: auto (Debian wallpaper packages), dirs, or '' for none")
     p.add_argument("--size-skew", type=float, default=1,
                    help="generator --size-skew for the training stream only (>1: more small hands); held-out clips keep 1")
-    p.add_argument("--size-max", type=float, default=DEFAULT_SIZE_MAX,
-                   help="generator --size-max (largest palm radius at rest, a fraction of the shorter side) for the training stream only; held-out clips keep %g" % DEFAULT_SIZE_MAX)
+    p.add_argument("--size-max", type=float, default=None,
+                   help="generator --size-max (largest palm radius at rest, a fraction of the shorter side) for the training stream only; default and held-out clips: the generator's (0.16)")
     p.add_argument("--synth-workers", type=int, default=1, help="generator goroutines")
     p.add_argument("--init", default="", help="warm start from this model.safetensors (same width)")
     p.add_argument("--no-shift", action="store_true", help="ablation: no temporal shift, frame-by-frame model")

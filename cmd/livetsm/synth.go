@@ -50,7 +50,7 @@ func synthCmd(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 	height := fs.Int("height", 240, "frame height for --y4m")
 	size := fs.Int("size", 128, "square frame side for --stream")
 	fps := fs.Float64("fps", synth.DefaultFPS, "frame rate the motion is timed for (and of the .y4m)")
-	sizeSkew := fs.Float64("size-skew", 1, "hand sizes: 1 log-uniform (palm radius 3–16% of the shorter side); above 1 more small hands, below 1 more large ones (range 0.25–4)")
+	sizeSkew := fs.Float64("size-skew", 1, "hand sizes: 1 log-uniform (palm radius from 3% to --size-max of the shorter side); above 1 more small hands, below 1 more large ones (range 0.25–4)")
 	sizeMax := fs.Float64("size-max", synth.DefaultSizeMax, "largest palm radius at rest, a fraction of the shorter side (range 0.08–0.4)")
 	seed := fs.Uint64("seed", 1, "random seed: the same flags and seed give the same pixels")
 	liveSec := fs.Float64("live-seconds", 0, "with --y4m: write this many seconds of the live stream instead of one clip")
